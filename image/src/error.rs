@@ -1,0 +1,55 @@
+//! The build pipeline's error type: every failure says what was being done
+//! and, for a failed command, where its full log is and how it ended.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Anything that can go wrong while building firmware.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A file-system operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done, e.g. "creating /x/y".
+        what: String,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An external command (make, cargo, xz, ...) failed.
+    #[error("`{command}` failed ({status}); full log: {log}\n--- last lines ---\n{tail}")]
+    Command {
+        /// The command line, for a person to re-run.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// Where its complete output is.
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
+    /// A tool or source package the build needs is not installed.
+    #[error("{what} is missing: {hint}")]
+    Missing {
+        /// The missing thing.
+        what: String,
+        /// How to get it.
+        hint: String,
+    },
+    /// A produced artefact is not what it must be (wrong kernel options, too big, ...).
+    #[error("{0}")]
+    Check(String),
+}
+
+impl BuildError {
+    /// An [`BuildError::Io`] with its context.
+    pub fn io(what: impl Into<String>, source: io::Error) -> Self {
+        BuildError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias for the pipeline.
+pub type Result<T, E = BuildError> = std::result::Result<T, E>;

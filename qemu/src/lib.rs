@@ -1,0 +1,1 @@
+//! The QEMU harness (placeholder until it lands).
