@@ -1,9 +1,12 @@
 //! Outpost's pure logic, shared by the router agent `outpostd` and the host
 //! tool `mkoutpost`: the config model ([`config`]), its validation, and the
-//! plans computed from a valid config. Nothing in this crate touches the
-//! kernel, the file system beyond reading a config, or the network.
+//! plans computed from a valid config ([`plan`], [`ruleset`]). Nothing in
+//! this crate touches the kernel, the file system beyond reading a config
+//! (and the separate identity-file check), or the network.
 
 pub mod config;
 pub mod net;
+pub mod plan;
+pub mod ruleset;
 
 pub use config::{Config, ConfigError};

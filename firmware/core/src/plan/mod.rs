@@ -1,0 +1,123 @@
+//! Plans: everything a valid [`Config`](crate::Config) means for the box,
+//! computed by pure functions — interface addresses, routes, sysctls, the
+//! firewall [`Ruleset`], and per role the tunnel's command lines and files.
+//! outpostd applies a plan; `mkoutpost plan` prints one. Nothing here
+//! touches the system.
+
+use std::net::Ipv4Addr;
+
+use crate::net::{Ipv4Cidr, Ipv4Net};
+use crate::ruleset::Ruleset;
+
+/// Everything outpostd sets up for one config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The host name to set.
+    pub hostname: String,
+    /// Per device: address, DHCP, MTU; in config order.
+    pub interfaces: Vec<InterfacePlan>,
+    /// Static routes to install once interfaces are up (not tunnel routes).
+    pub routes: Vec<RoutePlan>,
+    /// Kernel settings written under `/proc/sys`.
+    pub sysctls: Vec<Sysctl>,
+    /// The whole firewall.
+    pub ruleset: Ruleset,
+    /// An office's tunnel, when the role is office.
+    pub office: Option<OfficePlan>,
+    /// A concentrator's accounts and daemons, when the role is concentrator.
+    pub concentrator: Option<ConcentratorPlan>,
+}
+
+/// One interface's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfacePlan {
+    /// The logical name from the config (`lan`, `wan`, …).
+    pub name: String,
+    /// The kernel device, e.g. `eth0`.
+    pub device: String,
+    /// The static address, if any.
+    pub address: Option<Ipv4Cidr>,
+    /// Whether to run a DHCP client (busybox udhcpc) on it instead.
+    pub dhcp: bool,
+    /// The MTU to set, if not the kernel's default.
+    pub mtu: Option<u32>,
+}
+
+/// One route. `via` absent means on-link through `dev`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RoutePlan {
+    /// Destination network (`0.0.0.0/0` for the default route).
+    pub dst: Ipv4Net,
+    /// Gateway, if any.
+    pub via: Option<Ipv4Addr>,
+    /// Output device (a kernel name, e.g. `eth1` or `vpn0`), if pinned.
+    pub dev: Option<String>,
+}
+
+/// One `/proc/sys` setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sysctl {
+    /// Path under `/proc/sys`, e.g. `net/ipv4/ip_forward`.
+    pub key: String,
+    /// The value written.
+    pub value: String,
+}
+
+/// An office's tunnel: pppd running dbclient over its `pty` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficePlan {
+    /// `argv` of pppd, `argv[0]` included; run it with exactly this.
+    pub pppd_argv: Vec<String>,
+    /// The ppp interface pppd creates (its `ifname` option).
+    pub ifname: String,
+    /// The directory dbclient uses as `$HOME`: it reads the pinned host key
+    /// from `<home>/.ssh/known_hosts` (dbclient 2022.83 has no option to
+    /// name the file).
+    pub ssh_home: String,
+    /// Full path of the known_hosts file to write before starting pppd.
+    pub known_hosts_path: String,
+    /// Its content: one line pinning the concentrator's host key.
+    pub known_hosts: String,
+    /// Routes through the tunnel: install when the link is up (IPCP up),
+    /// remove when it goes down. `dev` is [`OfficePlan::ifname`].
+    pub link_routes: Vec<RoutePlan>,
+}
+
+/// A concentrator: the ssh server and one account per peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConcentratorPlan {
+    /// `argv` of dropbear, `argv[0]` included (foreground, key-only).
+    pub dropbear_argv: Vec<String>,
+    /// Path of dropbear's host key file.
+    pub host_key_path: String,
+    /// The group every peer account is in (`/etc/group` line in `group_line`).
+    pub group_line: String,
+    /// One entry per `[[peer]]`, in config order.
+    pub peers: Vec<PeerPlan>,
+}
+
+/// What the concentrator sets up for one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerPlan {
+    /// The peer's name (also its account name and its pppd `ipparam`).
+    pub name: String,
+    /// The `/etc/passwd` line for its account (no password, locked).
+    pub passwd_line: String,
+    /// Its home directory.
+    pub home: String,
+    /// Path of its `authorized_keys` file.
+    pub authorized_keys_path: String,
+    /// The `authorized_keys` content: the peer's key, forced to run pppd.
+    pub authorized_keys: String,
+    /// Path of the pppd options file (`/etc/ppp/peers/<name>`) the forced
+    /// command `pppd call <name>` reads; privileged options are honoured
+    /// there because the file is root's, not the caller's.
+    pub pppd_options_path: String,
+    /// Its content, one option per line.
+    pub pppd_options: String,
+    /// The ppp interface this peer's link gets (`ifname`).
+    pub ifname: String,
+    /// Routes to the peer's office networks: install when its link comes
+    /// up, remove when it goes down. `dev` is [`PeerPlan::ifname`].
+    pub link_routes: Vec<RoutePlan>,
+}
