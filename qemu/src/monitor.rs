@@ -1,0 +1,104 @@
+//! QEMU's human monitor (HMP) on a unix socket: one command at a time, the
+//! answer being everything QEMU prints before its next `(qemu) ` prompt.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+const PROMPT: &str = "(qemu) ";
+
+/// How long one monitor command may take.
+pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connected HMP monitor.
+#[derive(Debug)]
+pub struct Monitor {
+    stream: UnixStream,
+}
+
+impl Monitor {
+    /// Connects to the monitor socket at `path` and reads QEMU's banner.
+    pub fn connect(path: &Path) -> std::io::Result<Self> {
+        let stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(MONITOR_TIMEOUT))?;
+        stream.set_write_timeout(Some(MONITOR_TIMEOUT))?;
+        let mut m = Monitor { stream };
+        m.read_to_prompt()?;
+        Ok(m)
+    }
+
+    /// Sends one HMP command and returns QEMU's answer (without the echoed
+    /// command line and the prompt). For `quit`, QEMU closes the socket
+    /// instead of prompting: that counts as an empty answer.
+    pub fn command(&mut self, cmd: &str) -> std::io::Result<String> {
+        if cmd.contains('\n') {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "an HMP command is one line",
+            ));
+        }
+        self.stream.write_all(format!("{cmd}\n").as_bytes())?;
+        let raw = self.read_to_prompt()?;
+        Ok(clean_answer(&raw, cmd))
+    }
+
+    /// Reads until the prompt or the end of the stream.
+    fn read_to_prompt(&mut self) -> std::io::Result<String> {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = self.stream.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+            if got.ends_with(PROMPT.as_bytes()) {
+                got.truncate(got.len() - PROMPT.len());
+                break;
+            }
+        }
+        Ok(String::from_utf8_lossy(&got).into_owned())
+    }
+}
+
+/// Strips terminal escapes, carriage returns and the echo of `cmd` from a raw answer.
+pub fn clean_answer(raw: &str, cmd: &str) -> String {
+    let mut out = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ params final-byte
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if c != '\r' {
+            out.push(c);
+        }
+    }
+    let body = match out.split_once('\n') {
+        Some((first, rest)) if first.trim_end() == cmd.trim_end() => rest.to_string(),
+        _ => out,
+    };
+    body.trim_end_matches('\n').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answer_without_echo_and_escapes() {
+        let raw = "info status\r\n\u{1b}[KVM status: running\r\n";
+        assert_eq!(clean_answer(raw, "info status"), "VM status: running");
+        assert_eq!(clean_answer("", "quit"), "");
+        assert_eq!(clean_answer("x\r\ny\r\n", "other"), "x\ny");
+    }
+}
