@@ -1,38 +1,45 @@
-//! The config model: what `outpost.toml` may say, parsed with serde (unknown
-//! keys are errors), and the one entry point [`Config::from_str_named`] that
-//! turns text into a config or an error naming file, line and column.
+//! The config model: the typed, validated meaning of an `outpost.toml`, the
+//! documented defaults, and the entry points [`Config::load`] and
+//! [`Config::from_str_named`]. The file as written is [`crate::raw`]; the
+//! checks that turn one into the other, reporting every problem with file,
+//! line and column, are in [`crate::validate`].
+//!
+//! Keys may be given inline (`host_key = "ssh-ed25519 …"`) or as a file
+//! next to the config (`host_key_file = "keys/concentrator.pub"`), which
+//! `mkoutpost` generates at build time. The pure validation accepts either;
+//! a file reference becomes [`KeySource::File`] and is read, with the
+//! identity file's permission check, by [`crate::keyfiles`] — the one
+//! function here that touches the file system besides [`Config::load`].
 //!
 //! Text saved by Windows Notepad (a UTF-8 BOM, CRLF line ends) is accepted.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::net::Ipv4Cidr;
+use crate::diagnostic::Diagnostics;
+pub use crate::diagnostic::Location;
+use crate::keys::PublicKey;
+use crate::net::{Ipv4Cidr, Ipv4Net};
 
-/// Where in a config file something is: 1-based line and column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Location {
-    /// 1-based line number.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-}
-
-impl Location {
-    /// The location of byte offset `offset` in `text`.
-    pub fn of_offset(text: &str, offset: usize) -> Self {
-        let offset = offset.min(text.len());
-        let before = text.get(..offset).unwrap_or(text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before
-            .get(line_start..)
-            .map_or(1, |s| s.trim_end_matches('\r').chars().count() + 1);
-        Location { line, column }
-    }
-}
+/// Default `[system] console`.
+pub const DEFAULT_CONSOLE: &str = "ttyS0";
+/// Default `[system] log_level`.
+pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
+/// Default ssh port of the concentrator (`[tunnel] port`, `[concentrator] port`).
+pub const DEFAULT_SSH_PORT: u16 = 22;
+/// Default LCP echo interval in seconds: a dead tunnel is noticed within
+/// `interval * failure` seconds, not the seed's cron minutes.
+pub const DEFAULT_LCP_ECHO_INTERVAL: u32 = 5;
+/// Default number of unanswered LCP echoes before the link is dead.
+pub const DEFAULT_LCP_ECHO_FAILURE: u32 = 3;
+/// Default path of the concentrator's ssh host key on the router.
+pub const DEFAULT_CONCENTRATOR_HOST_KEY: &str = "/etc/outpost/dropbear_ed25519_host_key";
+/// Default for `[[peer]] both_ways`: offices talk both ways (the seed's
+/// `-b` rules); set `false` for home users, who may only open connections.
+pub const DEFAULT_PEER_BOTH_WAYS: bool = true;
 
 /// A config that could not be read or is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +64,9 @@ pub enum ConfigError {
         /// How to fix it, when there is something useful to say.
         hint: Option<String>,
     },
+    /// The file parsed but failed validation: every problem found.
+    #[error("{0}")]
+    Rejected(Diagnostics),
 }
 
 fn hint_suffix(h: &Option<String>) -> String {
@@ -87,48 +97,196 @@ impl fmt::Display for Role {
     }
 }
 
+/// How much outpostd logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Errors only.
+    Error,
+    /// Errors and warnings.
+    Warn,
+    /// Normal operation (default).
+    Info,
+    /// Debugging detail.
+    Debug,
+    /// Everything.
+    Trace,
+}
+
+/// A service the router itself accepts on an interface (`[[firewall.input]]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    /// ssh to the router (tcp 22, or the concentrator's port).
+    Ssh,
+    /// ICMP echo requests.
+    Ping,
+}
+
 /// The `[system]` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct System {
     /// The router's host name (letters, digits and `-`, at most 63).
     pub hostname: String,
     /// What the box is: `office`, `concentrator` or `host`.
     pub role: Role,
+    /// The console device (default [`DEFAULT_CONSOLE`]).
+    pub console: String,
+    /// Log level (default [`DEFAULT_LOG_LEVEL`]).
+    pub log_level: LogLevel,
 }
 
 /// One `[[interface]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
+    /// The logical name other sections refer to (`lan`, `wan`); defaults
+    /// to the device name.
+    pub name: String,
     /// The kernel's device name, e.g. `eth0`.
     pub device: String,
     /// A static address with prefix length, e.g. `192.168.1.1/24`.
-    #[serde(default, deserialize_with = "de_cidr_opt")]
     pub address: Option<Ipv4Cidr>,
+    /// Get the address by DHCP (busybox udhcpc) instead of `address`.
+    pub dhcp: bool,
     /// The MTU; the kernel's default when absent.
-    #[serde(default)]
     pub mtu: Option<u32>,
 }
 
-/// A whole `outpost.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One `[[route]]`: `to` via a gateway and/or out an interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Destination (`default` is `0.0.0.0/0`).
+    pub to: Ipv4Net,
+    /// Gateway; must be on a connected network.
+    pub via: Option<Ipv4Addr>,
+    /// Logical interface name.
+    pub dev: Option<String>,
+}
+
+/// `[firewall]`: forward policy is always drop; these open it up.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Firewall {
+    /// Forwarding allowed between networks (the seed's `ipfwadm -F -a accept`).
+    pub allow: Vec<Allow>,
+    /// Logical interfaces to masquerade traffic out of.
+    pub masquerade: Vec<String>,
+    /// What the router itself accepts, per logical interface.
+    pub input: Vec<InputAccept>,
+}
+
+/// `[[firewall.allow]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allow {
+    /// Source network.
+    pub from: Ipv4Net,
+    /// Destination network.
+    pub to: Ipv4Net,
+    /// Also allow connections from `to` to `from` (the seed's `-b`).
+    pub both_ways: bool,
+    /// Only when leaving through this logical interface (e.g. LAN → `wan`).
+    pub out: Option<String>,
+}
+
+/// `[[firewall.input]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputAccept {
+    /// Logical interface name.
+    pub interface: String,
+    /// Services accepted there.
+    pub accept: Vec<Service>,
+}
+
+/// Where a key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// Written in the config.
+    Inline(PublicKey),
+    /// A file, relative to the config's directory; read by [`crate::keyfiles`].
+    File(String),
+}
+
+/// `[tunnel]`: an office's pppd-over-ssh link to the concentrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunnel {
+    /// The concentrator's WAN address.
+    pub concentrator: Ipv4Addr,
+    /// Its ssh port (default [`DEFAULT_SSH_PORT`]).
+    pub port: u16,
+    /// The account on the concentrator (its `[[peer]] name`).
+    pub account: String,
+    /// The private key file, relative to the config's directory.
+    pub identity: String,
+    /// The concentrator's pinned host key; never trusted on first use.
+    pub host_key: KeySource,
+    /// Networks routed through the tunnel.
+    pub networks: Vec<Ipv4Net>,
+    /// Logical interface the concentrator is reached through, if stated.
+    pub via: Option<String>,
+    /// Seconds between LCP echo requests.
+    pub lcp_echo_interval: u32,
+    /// Unanswered echoes before the link is declared dead.
+    pub lcp_echo_failure: u32,
+    /// Local tunnel address to ask for (else the concentrator assigns it).
+    pub local: Option<Ipv4Addr>,
+    /// Remote tunnel address to expect.
+    pub remote: Option<Ipv4Addr>,
+}
+
+/// `[concentrator]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concentrator {
+    /// Logical interface the offices connect to.
+    pub interface: String,
+    /// ssh port (default [`DEFAULT_SSH_PORT`]).
+    pub port: u16,
+    /// The concentrator's end of every tunnel.
+    pub address: Ipv4Addr,
+    /// Path of dropbear's host key on the router.
+    pub host_key_file: String,
+    /// Seconds between LCP echo requests.
+    pub lcp_echo_interval: u32,
+    /// Unanswered echoes before a link is declared dead.
+    pub lcp_echo_failure: u32,
+}
+
+/// `[[peer]]`: an office or a home user allowed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Name; also its account name on the concentrator.
+    pub name: String,
+    /// Its ssh public key.
+    pub public_key: KeySource,
+    /// Its end of the tunnel.
+    pub tunnel_address: Ipv4Addr,
+    /// Office networks behind it, routed to it while its link is up.
+    pub networks: Vec<Ipv4Net>,
+    /// Private networks it may reach.
+    pub reach: Vec<Ipv4Net>,
+    /// Whether `reach` may also open connections to it.
+    pub both_ways: bool,
+}
+
+/// A whole, validated `outpost.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// The `[system]` section.
     pub system: System,
     /// The `[[interface]]` entries, in order.
-    #[serde(default, rename = "interface")]
     pub interfaces: Vec<Interface>,
-}
-
-fn de_cidr_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Ipv4Cidr>, D::Error> {
-    let s = String::deserialize(d)?;
-    s.parse().map(Some).map_err(serde::de::Error::custom)
+    /// The `[[route]]` entries, in order.
+    pub routes: Vec<Route>,
+    /// The `[firewall]` section (empty: forward nothing, accept nothing).
+    pub firewall: Firewall,
+    /// `[tunnel]`, present exactly for offices.
+    pub tunnel: Option<Tunnel>,
+    /// `[concentrator]`, present exactly for concentrators.
+    pub concentrator: Option<Concentrator>,
+    /// `[[peer]]` entries (concentrators only).
+    pub peers: Vec<Peer>,
 }
 
 impl Config {
-    /// Reads and parses the config file at `path`.
+    /// Reads, parses and validates the config file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| ConfigError::Unreadable {
@@ -150,70 +308,24 @@ impl Config {
         Self::from_str_named(&name, &text)
     }
 
-    /// Parses `text`, naming it `file` in errors.
+    /// Parses and validates `text`, naming it `file` in errors. A TOML or
+    /// schema error is [`ConfigError::Invalid`]; failed checks are
+    /// [`ConfigError::Rejected`] with all of them.
     pub fn from_str_named(file: &str, text: &str) -> Result<Self, ConfigError> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        toml::from_str::<Config>(text).map_err(|e| {
-            let at = e.span().map_or(Location { line: 1, column: 1 }, |s| {
-                Location::of_offset(text, s.start)
-            });
-            ConfigError::Invalid {
-                file: file.to_string(),
-                at,
-                message: e.message().trim().to_string(),
-                hint: None,
-            }
+        use crate::validate::{parse_and_validate, Failure};
+        parse_and_validate(file, text).map_err(|f| match f {
+            Failure::Parse(d) => ConfigError::Invalid {
+                file: d.file,
+                at: d.at,
+                message: d.message,
+                hint: d.hint,
+            },
+            Failure::Invalid(ds) => ConfigError::Rejected(Diagnostics(ds)),
         })
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OFFICE: &str = "[system]\nhostname = \"office1\"\nrole = \"office\"\n\n[[interface]]\ndevice = \"eth0\"\naddress = \"192.168.1.1/24\"\n";
-
-    #[test]
-    fn parses_a_minimal_config() {
-        let c = Config::from_str_named("t.toml", OFFICE).unwrap();
-        assert_eq!(c.system.hostname, "office1");
-        assert_eq!(c.system.role, Role::Office);
-        assert_eq!(
-            c.interfaces[0].address.unwrap().to_string(),
-            "192.168.1.1/24"
-        );
-    }
-
-    #[test]
-    fn accepts_notepad_files() {
-        let crlf = format!("\u{feff}{}", OFFICE.replace('\n', "\r\n"));
-        let c = Config::from_str_named("t.toml", &crlf).unwrap();
-        assert_eq!(c.system.hostname, "office1");
-    }
-
-    #[test]
-    fn unknown_key_names_line_and_column() {
-        let bad = "[system]\nhostname = \"a\"\nrole = \"office\"\ncolour = \"blue\"\n";
-        let e = Config::from_str_named("x.toml", bad).unwrap_err();
-        match e {
-            ConfigError::Invalid {
-                file, at, message, ..
-            } => {
-                assert_eq!(file, "x.toml");
-                assert_eq!(at, Location { line: 4, column: 1 });
-                assert!(message.contains("colour"), "{message}");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn bad_address_points_at_the_value() {
-        let bad = OFFICE.replace("192.168.1.1/24", "192.168.1.300/24");
-        let e = Config::from_str_named("x.toml", &bad)
-            .unwrap_err()
-            .to_string();
-        assert!(e.starts_with("x.toml:7:11:"), "{e}");
-        assert!(e.contains("not an IPv4 address"), "{e}");
+    /// The interface with this logical name.
+    pub fn interface(&self, name: &str) -> Option<&Interface> {
+        self.interfaces.iter().find(|i| i.name == name)
     }
 }

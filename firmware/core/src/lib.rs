@@ -5,8 +5,12 @@
 //! (and the separate identity-file check), or the network.
 
 pub mod config;
+pub mod diagnostic;
+pub mod keys;
 pub mod net;
 pub mod plan;
+pub mod raw;
 pub mod ruleset;
+pub mod validate;
 
 pub use config::{Config, ConfigError};
