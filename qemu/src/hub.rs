@@ -155,7 +155,9 @@ impl Hub {
         })
     }
 
-    /// Cuts (`false`) or restores (`true`) the whole segment: while cut, every frame is dropped.
+    /// Cuts (`false`) or restores (`true`) the whole segment: while cut, every
+    /// frame the hub relays is dropped (the state is read as each frame is
+    /// relayed, so a frame queued just before a change may fall on either side).
     pub fn set_up(&self, up: bool) {
         self.control.segment_up.store(up, Ordering::SeqCst);
     }
