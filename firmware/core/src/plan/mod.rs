@@ -121,3 +121,129 @@ pub struct PeerPlan {
     /// up, remove when it goes down. `dev` is [`PeerPlan::ifname`].
     pub link_routes: Vec<RoutePlan>,
 }
+
+mod concentrator;
+mod firewall;
+mod office;
+
+use std::path::Path;
+
+pub use concentrator::{peer_ifname, PEER_GID, PEER_GROUP, PEER_UID_BASE, PPPD_PATH};
+pub use firewall::ruleset;
+pub use office::{OFFICE_IFNAME, OFFICE_IPPARAM, OFFICE_SSH_HOME};
+
+use crate::config::{Config, KeySource, Role};
+
+/// pppd's ip-up hook on both roles (outpostd installs it; pppd runs it
+/// with interface, tty, speed, local, remote, ipparam).
+pub const PPP_IP_UP: &str = "/etc/outpost/ppp-ip-up";
+/// pppd's ip-down hook.
+pub const PPP_IP_DOWN: &str = "/etc/outpost/ppp-ip-down";
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A key is still a file reference; load it with [`crate::keyfiles`].
+    #[error("{what} is still the file `{path}`: load key files before planning")]
+    KeyNotLoaded {
+        /// Which key.
+        what: String,
+        /// The file named in the config.
+        path: String,
+    },
+}
+
+fn loaded<'a>(k: &'a KeySource, what: &str) -> Result<&'a crate::keys::PublicKey, PlanError> {
+    match k {
+        KeySource::Inline(k) => Ok(k),
+        KeySource::File(p) => Err(PlanError::KeyNotLoaded {
+            what: what.into(),
+            path: p.clone(),
+        }),
+    }
+}
+
+/// The plan for a valid config; relative file names in it (the identity)
+/// are taken from `config_dir`.
+pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
+    let router = config.system.role != Role::Host;
+    let dev = |name: &str| {
+        config
+            .interface(name)
+            .map_or_else(|| name.to_string(), |i| i.device.clone())
+    };
+    let mut sysctls = vec![Sysctl {
+        key: "net/ipv4/ip_forward".into(),
+        value: if router { "1" } else { "0" }.into(),
+    }];
+    for (k, v) in [
+        ("net/ipv4/conf/all/rp_filter", "1"),
+        ("net/ipv4/conf/default/rp_filter", "1"),
+        ("net/ipv4/conf/all/accept_redirects", "0"),
+        ("net/ipv4/conf/all/send_redirects", "0"),
+        ("net/ipv4/conf/all/accept_source_route", "0"),
+    ] {
+        sysctls.push(Sysctl {
+            key: k.into(),
+            value: v.into(),
+        });
+    }
+    let office = match (&config.tunnel, config.system.role) {
+        (Some(t), Role::Office) => Some(office::office_plan(
+            t,
+            loaded(&t.host_key, "the concentrator's host key")?,
+            config_dir,
+        )),
+        _ => None,
+    };
+    let concentrator = match (&config.concentrator, config.system.role) {
+        (Some(c), Role::Concentrator) => {
+            let keys = config
+                .peers
+                .iter()
+                .map(|p| loaded(&p.public_key, &format!("peer {}'s public key", p.name)).cloned())
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(concentrator::concentrator_plan(config, c, &keys))
+        }
+        _ => None,
+    };
+    Ok(Plan {
+        hostname: config.system.hostname.clone(),
+        interfaces: config
+            .interfaces
+            .iter()
+            .map(|i| InterfacePlan {
+                name: i.name.clone(),
+                device: i.device.clone(),
+                address: i.address,
+                dhcp: i.dhcp,
+                mtu: i.mtu,
+            })
+            .collect(),
+        routes: config
+            .routes
+            .iter()
+            .map(|r| RoutePlan {
+                dst: r.to,
+                via: r.via,
+                dev: r.dev.as_deref().map(dev),
+            })
+            .collect(),
+        sysctls,
+        ruleset: ruleset(config),
+        office,
+        concentrator,
+    })
+}
+
+/// `s` quoted for `/bin/sh` (pppd runs its `pty` command with `sh -c`).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
