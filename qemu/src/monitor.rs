@@ -40,7 +40,7 @@ impl Monitor {
         }
         self.stream.write_all(format!("{cmd}\n").as_bytes())?;
         let raw = self.read_to_prompt()?;
-        Ok(clean_answer(&raw, cmd))
+        Ok(clean_answer(&raw))
     }
 
     /// Reads until the prompt or the end of the stream.
@@ -62,13 +62,18 @@ impl Monitor {
     }
 }
 
-/// Strips terminal escapes, carriage returns and the echo of `cmd` from a raw answer.
-pub fn clean_answer(raw: &str, cmd: &str) -> String {
+/// The answer in a raw reply: QEMU's readline echoes the command as a
+/// series of cursor-moving redraws ending in `\r\n`; everything after that
+/// first line is the answer. Escapes and carriage returns are removed.
+pub fn clean_answer(raw: &str) -> String {
+    let Some((_echo, answer)) = raw.split_once('\n') else {
+        return String::new();
+    };
     let mut out = String::new();
-    let mut chars = raw.chars().peekable();
+    let mut chars = answer.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '\u{1b}' {
-            // CSI: ESC [ params final-byte
+            // CSI: ESC [ parameters final-byte
             if chars.peek() == Some(&'[') {
                 chars.next();
                 for d in chars.by_ref() {
@@ -83,11 +88,7 @@ pub fn clean_answer(raw: &str, cmd: &str) -> String {
             out.push(c);
         }
     }
-    let body = match out.split_once('\n') {
-        Some((first, rest)) if first.trim_end() == cmd.trim_end() => rest.to_string(),
-        _ => out,
-    };
-    body.trim_end_matches('\n').to_string()
+    out.trim_end_matches('\n').to_string()
 }
 
 #[cfg(test)]
@@ -96,9 +97,13 @@ mod tests {
 
     #[test]
     fn answer_without_echo_and_escapes() {
-        let raw = "info status\r\n\u{1b}[KVM status: running\r\n";
-        assert_eq!(clean_answer(raw, "info status"), "VM status: running");
-        assert_eq!(clean_answer("", "quit"), "");
-        assert_eq!(clean_answer("x\r\ny\r\n", "other"), "x\ny");
+        // As QEMU 7.2 sends it over a unix socket.
+        let raw = "i\u{1b}[K\u{1b}[Din\u{1b}[K\u{1b}[D\u{1b}[Dset_link nope off\u{1b}[K\r\nError: Device 'nope' not found\r\n";
+        assert_eq!(clean_answer(raw), "Error: Device 'nope' not found");
+        let raw = "\u{1b}[Dinfo status\u{1b}[K\r\nVM status: running\r\nline 2\r\n";
+        assert_eq!(clean_answer(raw), "VM status: running\nline 2");
+        assert_eq!(clean_answer("\u{1b}[Dsystem_reset\u{1b}[K\r\n"), "");
+        // `quit`: QEMU closes the socket after the echo, or before it.
+        assert_eq!(clean_answer("q\u{1b}[K"), "");
     }
 }
