@@ -6,11 +6,13 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod keyfiles;
 pub mod keys;
 pub mod net;
 pub mod plan;
 pub mod raw;
 pub mod ruleset;
+pub mod ruleset_eval;
 pub mod validate;
 
 pub use config::{Config, ConfigError};

@@ -173,7 +173,7 @@ pub enum IcmpType {
 
 impl IcmpType {
     /// The ICMP type number.
-    pub fn number(self) -> u8 {
+    pub const fn number(self) -> u8 {
         match self {
             IcmpType::EchoRequest => 8,
         }

@@ -638,7 +638,7 @@ impl Validator<'_> {
                 }
                 for i in ifs {
                     if let Some(a) = i.address {
-                        if a.network().overlaps(&net) {
+                        if a.network().overlaps(&net) && net.prefix() <= a.prefix {
                             self.err(
                                 sp(n),
                                 format!(
@@ -646,7 +646,7 @@ impl Validator<'_> {
                                     i.name,
                                     a.network()
                                 ),
-                                "an office's LAN must be a network of its own",
+                                "an office's LAN may lie inside a local network (its route is more specific) but not equal or contain one",
                             );
                         }
                     }

@@ -152,6 +152,12 @@ pub fn ruleset(config: &Config) -> Ruleset {
         .map(|m| rule(vec![Match::OifName(dev(m))], Verdict::Masquerade, ""))
         .collect();
 
+    // A test/demo host exists to be reached: it filters nothing inbound.
+    let input_policy = if config.system.role == Role::Host {
+        Policy::Accept
+    } else {
+        Policy::Drop
+    };
     Ruleset {
         filter: Table {
             family: Family::Inet,
@@ -162,7 +168,7 @@ pub fn ruleset(config: &Config) -> Ruleset {
                     ChainType::Filter,
                     Hook::Input,
                     0,
-                    Policy::Drop,
+                    input_policy,
                     input,
                 ),
                 chain(
