@@ -1,4 +1,27 @@
-//! `outpostd`, the Outpost router agent (placeholder until the agent lands).
-fn main() {
-    println!("outpostd {}", env!("CARGO_PKG_VERSION"));
+//! `outpostd`'s entry point: parse the command line and dispatch.
+
+use std::process::ExitCode;
+
+use outpostd::cli::{self, Command};
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Command::Daemon { config }) => {
+            outpostd::logger::init(log::LevelFilter::Info);
+            outpostd::daemon::run(&config)
+        }
+        Ok(Command::CheckConfig { file }) => outpostd::check::check_config(&file),
+        Ok(Command::Version) => {
+            println!("outpostd {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Help) => {
+            print!("{}", cli::HELP);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("outpostd: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -1,0 +1,16 @@
+//! `outpostd`, the Outpost router agent, as a library so its edges can be
+//! tested on the host: the command line ([`cli`]), the logger and its
+//! in-RAM ring ([`logger`], [`log_ring`]), the side-effect edges
+//! ([`netlink`], [`system`], [`mounts`]), applying a config through them
+//! ([`apply`]), config loading shared with the host ([`check`]) and the
+//! daemon's life cycle ([`daemon`]). Pure decisions live in `outpost-core`.
+
+pub mod apply;
+pub mod check;
+pub mod cli;
+pub mod daemon;
+pub mod log_ring;
+pub mod logger;
+pub mod mounts;
+pub mod netlink;
+pub mod system;

@@ -1,0 +1,162 @@
+//! The early-boot mounts outpostd makes when busybox init has not: proc, sys,
+//! devtmpfs on /dev, devpts, and a tmpfs on /tmp. Each is mounted only if
+//! nothing is mounted on its target yet, so a respawned agent (or one run on
+//! a full system) leaves existing mounts alone.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use nix::mount::{mount, MsFlags};
+
+/// One file system to mount at boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountSpec {
+    /// The source shown in the mount table.
+    pub source: &'static str,
+    /// Where it goes.
+    pub target: &'static str,
+    /// The file system type.
+    pub fstype: &'static str,
+    /// Mount options passed as data.
+    pub data: Option<&'static str>,
+    /// Whether to forbid executables, device nodes and setuid on it.
+    pub locked_down: bool,
+}
+
+/// The boot mounts, parents before children (`/dev` before `/dev/pts`).
+pub const BOOT_MOUNTS: &[MountSpec] = &[
+    MountSpec {
+        source: "proc",
+        target: "/proc",
+        fstype: "proc",
+        data: None,
+        locked_down: true,
+    },
+    MountSpec {
+        source: "sysfs",
+        target: "/sys",
+        fstype: "sysfs",
+        data: None,
+        locked_down: true,
+    },
+    MountSpec {
+        source: "devtmpfs",
+        target: "/dev",
+        fstype: "devtmpfs",
+        data: Some("mode=0755"),
+        locked_down: false,
+    },
+    MountSpec {
+        source: "devpts",
+        target: "/dev/pts",
+        fstype: "devpts",
+        data: Some("gid=5,mode=0620,ptmxmode=0666"),
+        locked_down: false,
+    },
+    MountSpec {
+        source: "tmpfs",
+        target: "/tmp",
+        fstype: "tmpfs",
+        data: Some("mode=1777,size=2m"),
+        locked_down: false,
+    },
+];
+
+/// Why a boot mount failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// The mount point could not be created or examined.
+    #[error("prepare mount point {target}: {source}")]
+    Target {
+        /// The mount point.
+        target: &'static str,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel refused the mount.
+    #[error("mount {fstype} on {target}: {source} (is {fstype} enabled in the kernel?)")]
+    Mount {
+        /// The file system type.
+        fstype: &'static str,
+        /// The mount point.
+        target: &'static str,
+        /// The kernel's reason.
+        #[source]
+        source: nix::Error,
+    },
+}
+
+/// Whether something is mounted on `dir`: it lives on another device than
+/// its parent (busybox `mountpoint`'s test), or it is the root itself.
+pub fn is_mount_point(dir: &Path) -> std::io::Result<bool> {
+    let here = std::fs::metadata(dir)?;
+    let parent = std::fs::metadata(dir.join(".."))?;
+    Ok(here.dev() != parent.dev() || here.ino() == parent.ino())
+}
+
+/// Mounts `spec` unless something is mounted on its target already.
+pub fn mount_if_absent(spec: &MountSpec) -> Result<bool, MountError> {
+    let target = Path::new(spec.target);
+    let prep = |source| MountError::Target {
+        target: spec.target,
+        source,
+    };
+    match std::fs::create_dir(target) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(prep(e)),
+    }
+    if is_mount_point(target).map_err(prep)? {
+        return Ok(false);
+    }
+    let flags = if spec.locked_down {
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC
+    } else {
+        MsFlags::MS_NOSUID
+    };
+    mount(
+        Some(spec.source),
+        target,
+        Some(spec.fstype),
+        flags,
+        spec.data,
+    )
+    .map_err(|source| MountError::Mount {
+        fstype: spec.fstype,
+        target: spec.target,
+        source,
+    })?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_mounted_before_children() {
+        for (i, child) in BOOT_MOUNTS.iter().enumerate() {
+            for parent in &BOOT_MOUNTS[i + 1..] {
+                assert!(
+                    !child.target.starts_with(&format!("{}/", parent.target)),
+                    "{} comes before its parent {}",
+                    child.target,
+                    parent.target
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mount_point_test_tells_mounts_from_plain_dirs() {
+        // /proc is mounted on every host that runs tests; a fresh temp dir is not.
+        assert!(is_mount_point(Path::new("/proc")).unwrap());
+        assert!(is_mount_point(Path::new("/")).unwrap());
+        let dir = std::env::temp_dir().join(format!("outpostd-mp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = is_mount_point(&dir).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(!plain);
+    }
+}
