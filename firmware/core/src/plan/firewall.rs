@@ -131,8 +131,10 @@ pub fn ruleset(config: &Config) -> Ruleset {
                     ));
                 }
             }
+            // Both ways opens the office's networks, not its tunnel end:
+            // the seed's `-b` rules name only the office LANs.
             if p.both_ways {
-                for s in &srcs {
+                for s in &p.networks {
                     for d in &p.reach {
                         forward.push(rule(
                             addr_matches(*d, *s),
