@@ -4,5 +4,6 @@ pub mod cache;
 pub mod cpu;
 pub mod error;
 pub mod exec;
+pub mod kernel;
 pub mod sources;
 pub mod zig;
