@@ -350,8 +350,8 @@ impl MachineSpec {
         if self.append.is_some() && self.kernel.is_none() {
             return bad("a kernel command line needs a kernel".into());
         }
-        if self.kernel.is_none() && self.drives.is_empty() {
-            return bad("nothing to boot: no kernel and no drive".into());
+        if self.kernel.is_none() && self.drives.is_empty() && self.nics.is_empty() {
+            return bad("nothing to boot: no kernel, drive or NIC".into());
         }
         let mut ids = std::collections::HashSet::new();
         for n in &self.nics {
