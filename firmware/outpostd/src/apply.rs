@@ -1,13 +1,14 @@
-//! Applying a valid config through the edges: the host name, then each
-//! interface's MTU, address and link state. Every step is idempotent, so the
-//! same config applied again (SIGHUP, respawn) changes nothing; each step is
-//! logged saying whether it changed something.
+//! Applying the core's [`Plan`] through the edges: the host name, each
+//! interface's MTU, address and link state, the static routes, the sysctls.
+//! Every step is idempotent, so the same plan applied again (SIGHUP,
+//! respawn) changes nothing; each step is logged saying whether it changed
+//! something. IP forwarding is only ever switched *off* here: switching it
+//! on belongs after the firewall is in force, which the nf_tables edge does.
 
-use log::{error, info};
-use outpost_core::config::Interface;
-use outpost_core::Config;
+use log::{error, info, warn};
+use outpost_core::plan::{InterfacePlan, Plan, RoutePlan, Sysctl};
 
-use crate::netlink::{Netlink, NetlinkError};
+use crate::netlink::{Netlink, NetlinkError, Route};
 use crate::system::{self, SystemError};
 
 /// What applying one interface changed.
@@ -46,6 +47,8 @@ pub struct Applied {
     pub hostname_result: Result<bool, SystemError>,
     /// Each interface, in config order.
     pub interfaces: Vec<InterfaceOutcome>,
+    /// How many static routes were installed or found, and how many failed.
+    pub routes: (usize, usize),
 }
 
 impl Applied {
@@ -86,6 +89,12 @@ impl Applied {
                 failed.join(", ")
             ));
         }
+        let (ok, bad) = self.routes;
+        if bad > 0 {
+            s.push_str(&format!(", {ok} of {} routes", ok + bad));
+        } else if ok > 0 {
+            s.push_str(&format!(", {ok} route{}", if ok == 1 { "" } else { "s" }));
+        }
         s
     }
 }
@@ -102,7 +111,7 @@ fn said(changed: bool) -> &'static str {
 /// before the link carries traffic).
 pub async fn apply_interface(
     nl: &Netlink,
-    iface: &Interface,
+    iface: &InterfacePlan,
 ) -> Result<InterfaceChanges, NetlinkError> {
     let dev = iface.device.as_str();
     let mut changes = InterfaceChanges::default();
@@ -116,20 +125,60 @@ pub async fn apply_interface(
     }
     changes.up = nl.set_link_up(dev).await?;
     info!("{dev}: up{}", said(changes.up));
+    if iface.dhcp {
+        // udhcpc supervision arrives with the tunnel supervisor.
+        warn!(
+            "{dev}: DHCP is not run by this outpostd yet; the interface is up without an address"
+        );
+    }
     Ok(changes)
 }
 
-/// Applies `config`: host name, then every interface; a failing interface
-/// is logged and the others are still applied.
-pub async fn apply_config(nl: &Netlink, config: &Config) -> Applied {
-    let hostname = config.system.hostname.clone();
+/// The netlink edge's view of a planned route.
+pub fn route_of(r: &RoutePlan) -> Route<'_> {
+    Route {
+        destination: r.dst,
+        gateway: r.via,
+        device: r.dev.as_deref(),
+    }
+}
+
+/// Installs one planned route.
+pub async fn apply_route(nl: &Netlink, r: &RoutePlan) -> Result<bool, NetlinkError> {
+    let changed = nl.add_route(&route_of(r)).await?;
+    info!("route {}{}", describe(r), said(changed));
+    Ok(changed)
+}
+
+fn describe(r: &RoutePlan) -> String {
+    let mut s = r.dst.to_string();
+    if let Some(via) = r.via {
+        s.push_str(&format!(" via {via}"));
+    }
+    if let Some(dev) = &r.dev {
+        s.push_str(&format!(" dev {dev}"));
+    }
+    s
+}
+
+/// Whether a planned sysctl may be written before the firewall is loaded:
+/// everything but switching forwarding on.
+pub fn safe_before_firewall(s: &Sysctl) -> bool {
+    !(s.key == "net/ipv4/ip_forward" && s.value.trim() != "0")
+}
+
+/// Applies `plan`: host name, every interface, the static routes, the
+/// sysctls that are safe before the firewall; a failing step is logged and
+/// the others are still applied.
+pub async fn apply_plan(nl: &Netlink, plan: &Plan) -> Applied {
+    let hostname = plan.hostname.clone();
     let hostname_result = system::set_hostname(&hostname);
     match &hostname_result {
         Ok(changed) => info!("hostname {hostname}{}", said(*changed)),
         Err(e) => error!("{e}"),
     }
-    let mut interfaces = Vec::with_capacity(config.interfaces.len());
-    for iface in &config.interfaces {
+    let mut interfaces = Vec::with_capacity(plan.interfaces.len());
+    for iface in &plan.interfaces {
         let result = apply_interface(nl, iface).await;
         if let Err(e) = &result {
             error!("{}: {e}", iface.device);
@@ -139,10 +188,32 @@ pub async fn apply_config(nl: &Netlink, config: &Config) -> Applied {
             result,
         });
     }
+    let mut routes = (0, 0);
+    for r in &plan.routes {
+        match apply_route(nl, r).await {
+            Ok(_) => routes.0 += 1,
+            Err(e) => {
+                routes.1 += 1;
+                error!("route {}: {e}", describe(r));
+            }
+        }
+    }
+    for s in &plan.sysctls {
+        if !safe_before_firewall(s) {
+            info!("{} stays as it is until the firewall is loaded", s.key);
+            continue;
+        }
+        let key = s.key.replace('/', ".");
+        match system::write_sysctl(&key, &s.value) {
+            Ok(changed) => info!("sysctl {key} = {}{}", s.value, said(changed)),
+            Err(e) => error!("{e}"),
+        }
+    }
     Applied {
         hostname,
         hostname_result,
         interfaces,
+        routes,
     }
 }
 
@@ -167,8 +238,9 @@ mod tests {
             hostname: "office1".into(),
             hostname_result: Ok(true),
             interfaces: vec![outcome("eth0", true), outcome("eth1", true)],
+            routes: (1, 0),
         };
-        assert_eq!(a.summary(), "hostname office1, 2 interfaces up");
+        assert_eq!(a.summary(), "hostname office1, 2 interfaces up, 1 route");
         assert!(a.changed_anything());
     }
 
@@ -178,17 +250,30 @@ mod tests {
             hostname: "h".into(),
             hostname_result: Ok(false),
             interfaces: vec![outcome("eth0", true), outcome("eth9", false)],
+            routes: (1, 1),
         };
         assert_eq!(
             a.summary(),
-            "hostname h, 1 of 2 interfaces up (failed: eth9)"
+            "hostname h, 1 of 2 interfaces up (failed: eth9), 1 of 2 routes"
         );
         assert!(!a.changed_anything());
         let one = Applied {
             hostname: "h".into(),
             hostname_result: Ok(false),
             interfaces: vec![outcome("eth0", true)],
+            routes: (0, 0),
         };
         assert_eq!(one.summary(), "hostname h, 1 interface up");
+    }
+
+    #[test]
+    fn forwarding_is_never_switched_on_before_the_firewall() {
+        let s = |k: &str, v: &str| Sysctl {
+            key: k.into(),
+            value: v.into(),
+        };
+        assert!(!safe_before_firewall(&s("net/ipv4/ip_forward", "1")));
+        assert!(safe_before_firewall(&s("net/ipv4/ip_forward", "0")));
+        assert!(safe_before_firewall(&s("net/ipv4/conf/all/rp_filter", "1")));
     }
 }

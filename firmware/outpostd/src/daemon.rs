@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use log::{error, info, warn};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-use crate::apply::apply_config;
+use crate::apply::apply_plan;
 use crate::netlink::Netlink;
 use crate::{check, logger, mounts, system};
 
@@ -115,10 +115,10 @@ async fn daemon(config: &Path) -> ExitCode {
 /// is applied. A bad config leaves a running box as it is (the last good
 /// config stays in force) and puts a box that never had one in safe state.
 async fn apply(nl: Option<&Netlink>, config: &Path, state: State) -> State {
-    let cfg = match check::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            for line in e.to_string().lines() {
+    let loaded = match check::load(config) {
+        Ok(l) => l,
+        Err(diagnostics) => {
+            for line in diagnostics.iter().flat_map(|d| d.lines()) {
                 error!("{line}");
             }
             match state {
@@ -141,14 +141,14 @@ async fn apply(nl: Option<&Netlink>, config: &Path, state: State) -> State {
     info!(
         "config {}: {} `{}`",
         config.display(),
-        cfg.system.role,
-        cfg.system.hostname
+        loaded.config.system.role,
+        loaded.config.system.hostname
     );
     let Some(nl) = nl else {
         error!("no netlink: interfaces left as they are");
         return state;
     };
-    let applied = apply_config(nl, &cfg).await;
+    let applied = apply_plan(nl, &loaded.plan).await;
     let summary = applied.summary();
     match state {
         State::Safe => {

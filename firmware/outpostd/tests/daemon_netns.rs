@@ -1,0 +1,204 @@
+//! The real `outpostd` binary as init would run it, in throwaway network,
+//! UTS and mount namespaces (`unshare`): it prints one ready line, the kernel
+//! holds what the config says, SIGHUP re-applies without changing anything,
+//! SIGTERM stops it cleanly; a bad config leaves it alive in safe mode.
+
+mod netns;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use netns::root_or_skip;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Only a guard against a hung test, never a claim about speed.
+const HANG_GUARD: Duration = Duration::from_secs(120);
+
+struct Agent {
+    child: Child,
+    lines: Receiver<(&'static str, String)>,
+    seen: Vec<(&'static str, String)>,
+}
+
+impl Agent {
+    fn start(config: &Path) -> Agent {
+        let script = format!(
+            "ip link add eth0 type veth peer name eth1 && exec {} --config {}",
+            env!("CARGO_BIN_EXE_outpostd"),
+            config.display()
+        );
+        let mut child = Command::new("unshare")
+            .args(["--net", "--uts", "--mount", "--propagation", "private"])
+            .args(["sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn unshare");
+        let (tx, lines) = channel();
+        let out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let tx2 = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(("stdout", l));
+            }
+        });
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx2.send(("stderr", l));
+            }
+        });
+        Agent {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for a line containing `text`, returning it.
+    fn wait_for(&mut self, text: &str) -> (&'static str, String) {
+        loop {
+            match self.lines.recv_timeout(HANG_GUARD) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if l.1.contains(text) {
+                        return l;
+                    }
+                }
+                Err(e) => panic!("no line with {text:?} ({e}); seen: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Runs a command inside the agent's namespaces.
+    fn run_inside(&self, args: &[&str]) -> String {
+        let pid = self.pid().to_string();
+        let out = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "-u"])
+            .args(args)
+            .output()
+            .expect("nsenter");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn stop(mut self) -> Vec<(&'static str, String)> {
+        kill(self.pid(), Signal::SIGTERM).unwrap();
+        self.wait_for("stopping (SIGTERM)");
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit status {status}");
+        self.seen.extend(self.lines.try_iter());
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(name: &str, text: &str) -> std::path::PathBuf {
+    // Not under /tmp: the agent mounts a tmpfs there (in its own mount namespace).
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("outpostd-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("outpost.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const GOOD: &str = r#"
+[system]
+hostname = "lan-host"
+role = "host"
+
+[[interface]]
+device = "eth0"
+address = "192.168.1.10/24"
+mtu = 1400
+
+[[route]]
+to = "default"
+via = "192.168.1.1"
+"#;
+
+#[test]
+fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
+    if !root_or_skip("boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term") {
+        return;
+    }
+    let cfg = write_config("good", GOOD);
+    let mut agent = Agent::start(&cfg);
+    let (stream, ready) = agent.wait_for("outpostd: ready");
+    assert_eq!(stream, "stdout");
+    assert_eq!(
+        ready,
+        "outpostd: ready: hostname lan-host, 1 interface up, 1 route"
+    );
+
+    assert_eq!(agent.run_inside(&["hostname"]).trim(), "lan-host");
+    let addr = agent.run_inside(&["ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
+    assert!(addr.contains("inet 192.168.1.10/24"), "{addr}");
+    let link = agent.run_inside(&["ip", "-o", "link", "show", "dev", "eth0"]);
+    assert!(link.contains("mtu 1400") && link.contains(",UP"), "{link}");
+    let lo = agent.run_inside(&["ip", "-o", "link", "show", "dev", "lo"]);
+    assert!(lo.contains(",UP") || lo.contains("<LOOPBACK,UP"), "{lo}");
+    let default = agent.run_inside(&["ip", "-4", "route", "show", "default"]);
+    assert!(
+        default.starts_with("default via 192.168.1.1 dev eth0"),
+        "{default}"
+    );
+
+    kill(agent.pid(), Signal::SIGHUP).unwrap();
+    agent.wait_for("re-applied, nothing changed");
+
+    let seen = agent.stop();
+    let readies = seen
+        .iter()
+        .filter(|(_, l)| l.starts_with("outpostd: ready"))
+        .count();
+    assert_eq!(readies, 1, "{seen:#?}");
+    for (_, l) in &seen {
+        assert!(l.starts_with("outpostd: "), "unprefixed line {l:?}");
+    }
+}
+
+#[test]
+fn bad_config_keeps_it_alive_in_safe_mode_until_fixed() {
+    if !root_or_skip("bad_config_keeps_it_alive_in_safe_mode_until_fixed") {
+        return;
+    }
+    let cfg = write_config("bad", &GOOD.replace("192.168.1.10/24", "192.168.1.300/24"));
+    let mut agent = Agent::start(&cfg);
+    let (_, diag) = agent.wait_for("192.168.1.300");
+    assert!(
+        diag.contains(&format!("{}:8:", cfg.display())),
+        "diagnostic without file:line: {diag}"
+    );
+    agent.wait_for("safe mode");
+    let lo = agent.run_inside(&["ip", "-o", "link", "show", "dev", "lo"]);
+    assert!(lo.contains("UP"), "{lo}");
+    assert_eq!(
+        agent
+            .run_inside(&["cat", "/proc/sys/net/ipv4/ip_forward"])
+            .trim(),
+        "0"
+    );
+
+    // Fixing the file and sending SIGHUP brings the box up.
+    std::fs::write(&cfg, GOOD).unwrap();
+    kill(agent.pid(), Signal::SIGHUP).unwrap();
+    let (stream, _) = agent.wait_for("outpostd: ready: hostname lan-host");
+    assert_eq!(stream, "stdout");
+    agent.stop();
+}
