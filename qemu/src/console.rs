@@ -66,7 +66,9 @@ impl std::fmt::Debug for Console {
 
 impl Console {
     /// Starts reading `from` (the guest's output) on a thread, logging it to
-    /// `log_path` (truncated); `to` is the guest's input.
+    /// `log_path`; `to` is the guest's input. The log is appended to, after a
+    /// header line, so a guest restarted under the same name keeps the
+    /// previous boot's log above the new one.
     pub fn new(
         name: impl Into<String>,
         from: impl Read + Send + 'static,
@@ -74,8 +76,16 @@ impl Console {
         log_path: &Path,
     ) -> Result<Self> {
         let name = name.into();
-        let log = File::create(log_path)
-            .map_err(|e| HarnessError::io(format!("creating {}", log_path.display()), e))?;
+        let mut log = File::options()
+            .create(true)
+            .append(true)
+            .open(log_path)
+            .and_then(|mut f| {
+                writeln!(f, "===== outpost-qemu: console of {name} opened =====").map(|()| f)
+            })
+            .map_err(|e| HarnessError::io(format!("opening {}", log_path.display()), e))?;
+        log.flush()
+            .map_err(|e| HarnessError::io(format!("writing {}", log_path.display()), e))?;
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             grew: Condvar::new(),

@@ -151,11 +151,20 @@ fn a_topology_dropped_in_a_panic_kills_its_guests() {
         topo.add_hub("lan", 3).unwrap();
         let a = spec("a", &floppy).nic(Nic::new("lan", "ne2k_pci", ep(&topo, 0)));
         let b = spec("b", &floppy).nic(Nic::new("lan", "ne2k_pci", ep(&topo, 1)));
-        let pids = vec![topo.start(a).unwrap().pid(), topo.start(b).unwrap().pid()];
+        let pids = [topo.start(a).unwrap().pid(), topo.start(b).unwrap().pid()];
         assert!(topo.start(spec("a", &floppy)).is_err(), "names are unique");
         for m in topo.machines() {
             m.wait_for("boot: ", T).unwrap();
         }
+        // A power cycle: same name, same link, new QEMU, both boots in the log.
+        let old_b = pids[1];
+        let new_b = topo.restart("b").unwrap().pid();
+        assert_ne!(new_b, old_b);
+        assert!(!alive(old_b));
+        topo.machine("b").unwrap().wait_for("boot: ", T).unwrap();
+        let log = std::fs::read_to_string(workdir.join("b.console.log")).unwrap();
+        assert_eq!(log.matches("SYSLINUX 6").count(), 2, "{log}");
+        let pids = vec![pids[0], new_b];
         tx.send(pids).unwrap();
         panic!("a failing multi-guest test");
     })
