@@ -11,8 +11,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The longest line a tty in canonical mode accepts is 4096 bytes; stay well under.
-pub const MAX_LINE: usize = 3000;
+/// The longest line sent: busybox ash's line editor holds 1024 bytes by
+/// default (`FEATURE_EDITING_MAX_LEN`), a tty in canonical mode 4096.
+pub const MAX_LINE: usize = 1000;
 
 /// One command's markers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +63,7 @@ impl Markers {
             "echo OPB\"\"{n}B; {{ {cmd}\n}} </dev/null 2>&1; echo OPE\"\"{n}E$?\n",
             n = self.nonce
         );
-        if line.len() > MAX_LINE {
+        if line.lines().any(|l| l.len() > MAX_LINE) {
             return Err(format!(
                 "the command is {} bytes long; a console line holds at most {MAX_LINE}",
                 cmd.len()
