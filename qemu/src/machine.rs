@@ -170,12 +170,10 @@ impl Machine {
             .as_mut()
             .ok_or_else(|| err("the monitor was closed by `quit`".into()))?;
         let answer = m.command(hmp_command).map_err(|e| err(e.to_string()))?;
-        // HMP reports failures as text, not with a status.
-        let lower = answer.to_ascii_lowercase();
-        if lower.starts_with("error")
-            || lower.contains("unknown command")
-            || lower.contains("not found")
-        {
+        // HMP reports failures as text, not with a status: "Error: ..." or
+        // "unknown command: '...'" on the first line.
+        let first = answer.lines().next().unwrap_or("");
+        if first.starts_with("Error") || first.starts_with("unknown command") {
             return Err(err(answer));
         }
         Ok(answer)
