@@ -4,6 +4,8 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::control::{Request, SOCKET_PATH};
+
 /// Where the daemon reads its config unless told otherwise.
 pub const DEFAULT_CONFIG: &str = "/etc/outpost.toml";
 
@@ -14,6 +16,15 @@ pub enum Command {
     Daemon {
         /// The config file.
         config: PathBuf,
+        /// The control socket to listen on.
+        socket: PathBuf,
+    },
+    /// Ask the running agent something over its control socket.
+    Control {
+        /// What to ask.
+        request: Request,
+        /// The agent's control socket.
+        socket: PathBuf,
     },
     /// Validate a config file and exit.
     CheckConfig {
@@ -54,11 +65,17 @@ and send SIGHUP to try again.
 USAGE:
     outpostd [--config FILE]        run the agent (default)
     outpostd check-config FILE      check FILE like `mkoutpost check`; exit 1 on errors
+    outpostd status                 ask the running agent: interfaces, state, last errors
+    outpostd check                  ask it to re-validate its config file (applies nothing)
+    outpostd reset                  ask it to re-read the config and apply it (as SIGHUP)
+    outpostd log                    print its in-RAM log (the last 64 lines)
+    outpostd rules                  print the firewall ruleset in force
     outpostd --version              print the version
     outpostd --help                 print this help
 
 OPTIONS:
     -c, --config FILE   the config to apply (default: /etc/outpost.toml)
+    -s, --socket PATH   the control socket (default: /run/outpostd.sock; root only)
 
 SIGNALS (to the running agent):
     SIGHUP    re-read the config and apply it again (changes only what differs)
@@ -73,6 +90,8 @@ EXAMPLES:
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageError> {
     let mut args = args.into_iter().map(|a| a.to_string_lossy().into_owned());
     let mut config = PathBuf::from(DEFAULT_CONFIG);
+    let mut socket = PathBuf::from(SOCKET_PATH);
+    let mut request = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" | "help" => return Ok(Command::Help),
@@ -82,6 +101,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     .next()
                     .ok_or(UsageError::MissingValue("--config"))?
                     .into();
+            }
+            "-s" | "--socket" => {
+                socket = args
+                    .next()
+                    .ok_or(UsageError::MissingValue("--socket"))?
+                    .into();
+            }
+            word if request.is_none() && Request::from_word(word).is_some() => {
+                request = Request::from_word(word);
             }
             "check-config" => {
                 let file = args.next().ok_or(UsageError::MissingFile)?;
@@ -96,7 +124,10 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             },
         }
     }
-    Ok(Command::Daemon { config })
+    Ok(match request {
+        Some(request) => Command::Control { request, socket },
+        None => Command::Daemon { config, socket },
+    })
 }
 
 #[cfg(test)]
@@ -112,7 +143,8 @@ mod tests {
         assert_eq!(
             p(&[]),
             Ok(Command::Daemon {
-                config: DEFAULT_CONFIG.into()
+                config: DEFAULT_CONFIG.into(),
+                socket: SOCKET_PATH.into()
             })
         );
     }
@@ -121,6 +153,7 @@ mod tests {
     fn config_can_be_overridden_both_ways() {
         let want = Ok(Command::Daemon {
             config: "/x.toml".into(),
+            socket: SOCKET_PATH.into(),
         });
         assert_eq!(p(&["--config", "/x.toml"]), want);
         assert_eq!(p(&["-c", "/x.toml"]), want);
@@ -147,8 +180,40 @@ mod tests {
     }
 
     #[test]
+    fn control_requests_take_a_socket() {
+        assert_eq!(
+            p(&["status"]),
+            Ok(Command::Control {
+                request: Request::Status,
+                socket: SOCKET_PATH.into()
+            })
+        );
+        assert_eq!(
+            p(&["--socket", "/s", "log"]),
+            Ok(Command::Control {
+                request: Request::Log,
+                socket: "/s".into()
+            })
+        );
+        assert!(matches!(
+            p(&["status", "log"]),
+            Err(UsageError::Unexpected(_))
+        ));
+    }
+
+    #[test]
     fn help_mentions_every_command() {
-        for word in ["check-config", "--config", "--version", "SIGHUP", "SIGTERM"] {
+        for r in Request::ALL {
+            assert!(HELP.contains(&format!("outpostd {}", r.word())), "{r:?}");
+        }
+        for word in [
+            "check-config",
+            "--config",
+            "--socket",
+            "--version",
+            "SIGHUP",
+            "SIGTERM",
+        ] {
             assert!(HELP.contains(word), "{word}");
         }
     }

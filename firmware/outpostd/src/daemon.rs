@@ -1,18 +1,28 @@
 //! The agent's life as busybox init runs it: boot mounts, loopback, the
 //! config applied (or a safe console-only state when it is bad), exactly one
-//! ready line, then waiting for signals — SIGHUP re-reads and re-applies,
-//! SIGTERM/SIGINT stop. Nothing here exits because of bad input: init would
-//! respawn it in a loop and flood the console.
+//! ready line, then serving the control socket and waiting for signals —
+//! SIGHUP (or `outpostd reset`) re-reads and re-applies, SIGTERM/SIGINT
+//! stop. Nothing here exits because of bad input: init would respawn it in a
+//! loop and flood the console.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use log::{error, info, warn};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::apply::apply_plan;
+use crate::check::{self, Loaded};
+use crate::control::{Reply, Request};
 use crate::netlink::Netlink;
-use crate::{check, logger, mounts, system};
+use crate::{logger, mounts, system};
+
+/// How long a control client may take to send its request line; a client
+/// that says nothing must not hold the agent.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Where the agent stands after an attempt to apply the config.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +49,20 @@ impl Signals {
     }
 }
 
+struct Agent {
+    nl: Option<Netlink>,
+    config: PathBuf,
+    state: State,
+    loaded: Option<Loaded>,
+}
+
 /// Runs the agent until SIGTERM; the exit code is for init's benefit only.
-pub fn run(config: &Path) -> ExitCode {
+pub fn run(config: &Path, socket: &Path) -> ExitCode {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     match rt {
-        Ok(rt) => rt.block_on(daemon(config)),
+        Ok(rt) => rt.block_on(daemon(config, socket)),
         Err(e) => {
             error!("cannot start the event loop: {e}");
             idle_forever()
@@ -57,11 +74,27 @@ pub fn run(config: &Path) -> ExitCode {
 /// loop; SIGTERM's default action still ends the process.
 fn idle_forever() -> ! {
     loop {
-        std::thread::sleep(std::time::Duration::from_secs(3600));
+        std::thread::sleep(Duration::from_secs(3600));
     }
 }
 
-async fn daemon(config: &Path) -> ExitCode {
+/// Binds the control socket, readable and writable by root only.
+fn bind_control(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+async fn daemon(config: &Path, socket: &Path) -> ExitCode {
     // First, so a SIGHUP during boot is queued rather than killing us.
     let mut signals = match Signals::install() {
         Ok(s) => s,
@@ -91,73 +124,215 @@ async fn daemon(config: &Path) -> ExitCode {
             Err(e) => error!("lo: {e}"),
         }
     }
-    let mut state = State::Safe;
-    state = apply(nl.as_ref(), config, state).await;
+    let control = match bind_control(socket) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            warn!(
+                "control socket {}: {e}; `outpostd status` will not work",
+                socket.display()
+            );
+            None
+        }
+    };
+    let mut agent = Agent {
+        nl,
+        config: config.to_path_buf(),
+        state: State::Safe,
+        loaded: None,
+    };
+    // The outcome is on the console already; the socket's `reset` needs it returned.
+    let _ = agent.apply().await;
     loop {
         tokio::select! {
             _ = signals.term.recv() => {
                 info!("stopping (SIGTERM)");
-                return ExitCode::SUCCESS;
+                break;
             }
             _ = signals.int.recv() => {
                 info!("stopping (SIGINT)");
-                return ExitCode::SUCCESS;
+                break;
             }
             _ = signals.hup.recv() => {
                 info!("SIGHUP: re-reading {}", config.display());
-                state = apply(nl.as_ref(), config, state).await;
+                let _ = agent.apply().await;
             }
+            conn = accept(control.as_ref()) => match conn {
+                Ok(stream) => agent.serve(stream).await,
+                Err(e) => warn!("control socket: {e}"),
+            },
         }
+    }
+    if control.is_some() {
+        let _ = std::fs::remove_file(socket);
+    }
+    ExitCode::SUCCESS
+}
+
+async fn accept(listener: Option<&UnixListener>) -> std::io::Result<UnixStream> {
+    match listener {
+        Some(l) => l.accept().await.map(|(s, _)| s),
+        None => std::future::pending().await,
     }
 }
 
-/// Loads and applies the config; prints the ready line the first time one
-/// is applied. A bad config leaves a running box as it is (the last good
-/// config stays in force) and puts a box that never had one in safe state.
-async fn apply(nl: Option<&Netlink>, config: &Path, state: State) -> State {
-    let loaded = match check::load(config) {
-        Ok(l) => l,
-        Err(diagnostics) => {
-            for line in diagnostics.iter().flat_map(|d| d.lines()) {
-                error!("{line}");
-            }
-            match state {
-                State::Running => {
-                    warn!("config not applied; the last good config stays in force");
+impl Agent {
+    /// Loads and applies the config; prints the ready line the first time
+    /// one is applied. A bad config leaves a running box as it is (the last
+    /// good config stays in force) and puts a box that never had one in
+    /// safe state. Returns the summary or the diagnostics.
+    async fn apply(&mut self) -> Result<String, Vec<String>> {
+        let loaded = match check::load(&self.config) {
+            Ok(l) => l,
+            Err(diagnostics) => {
+                for line in diagnostics.iter().flat_map(|d| d.lines()) {
+                    error!("{line}");
                 }
-                State::Safe => {
-                    if let Err(e) = system::write_sysctl("net.ipv4.ip_forward", "0") {
-                        warn!("{e}");
+                match self.state {
+                    State::Running => {
+                        warn!("config not applied; the last good config stays in force");
                     }
-                    warn!(
-                        "safe mode: console only (lo up, forwarding off); fix {} and run `kill -HUP $(pidof outpostd)`",
-                        config.display()
-                    );
+                    State::Safe => {
+                        if let Err(e) = system::write_sysctl("net.ipv4.ip_forward", "0") {
+                            warn!("{e}");
+                        }
+                        warn!(
+                            "safe mode: console only (lo up, forwarding off); fix {} and run `kill -HUP $(pidof outpostd)`",
+                            self.config.display()
+                        );
+                    }
+                }
+                return Err(diagnostics);
+            }
+        };
+        info!(
+            "config {}: {} `{}`",
+            self.config.display(),
+            loaded.config.system.role,
+            loaded.config.system.hostname
+        );
+        let Some(nl) = &self.nl else {
+            error!("no netlink: interfaces left as they are");
+            return Err(vec!["no netlink socket: interfaces left as they are".into()]);
+        };
+        let applied = apply_plan(nl, &loaded.plan).await;
+        let summary = applied.summary();
+        match self.state {
+            State::Safe => {
+                let line = format!("outpostd: ready: {summary}");
+                println!("{line}");
+                logger::remember(&line);
+            }
+            State::Running if applied.changed_anything() => info!("re-applied: {summary}"),
+            State::Running => info!("re-applied, nothing changed: {summary}"),
+        }
+        self.state = State::Running;
+        self.loaded = Some(loaded);
+        Ok(summary)
+    }
+
+    /// Answers one control connection.
+    async fn serve(&mut self, stream: UnixStream) {
+        let root = stream.peer_cred().map(|c| c.uid() == 0).unwrap_or(false);
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let got =
+            tokio::time::timeout(REQUEST_DEADLINE, BufReader::new(read).read_line(&mut line)).await;
+        let reply = match (root, got) {
+            (false, _) => Reply::error(vec!["outpostd answers root only".into()]),
+            (true, Ok(Ok(_))) => match Request::from_word(&line) {
+                Some(r) => self.answer(r).await,
+                None => Reply::error(vec![format!("unknown request `{}`", line.trim())]),
+            },
+            (true, _) => return,
+        };
+        // A client that went away needs no answer.
+        let _ = write.write_all(reply.encode().as_bytes()).await;
+    }
+
+    async fn answer(&mut self, request: Request) -> Reply {
+        match request {
+            Request::Log => Reply::ok(logger::recent()),
+            Request::Check => match check::load(&self.config) {
+                Ok(l) => Reply::ok(vec![format!(
+                    "{}: ok: {} `{}`",
+                    self.config.display(),
+                    l.config.system.role,
+                    l.config.system.hostname
+                )]),
+                Err(d) => Reply::error(d),
+            },
+            Request::Reset => {
+                info!("reset requested on the control socket");
+                match self.apply().await {
+                    Ok(summary) => Reply::ok(vec![format!("applied: {summary}")]),
+                    Err(d) => Reply::error(d),
                 }
             }
-            return state;
+            Request::Status => Reply::ok(self.status().await),
+            Request::Rules => Reply::error(vec![
+                "this outpostd does not load a firewall yet (the nf_tables edge is still to come)"
+                    .into(),
+            ]),
         }
-    };
-    info!(
-        "config {}: {} `{}`",
-        config.display(),
-        loaded.config.system.role,
-        loaded.config.system.hostname
-    );
-    let Some(nl) = nl else {
-        error!("no netlink: interfaces left as they are");
-        return state;
-    };
-    let applied = apply_plan(nl, &loaded.plan).await;
-    let summary = applied.summary();
-    match state {
-        State::Safe => {
-            let line = format!("outpostd: ready: {summary}");
-            println!("{line}");
-            logger::remember(&line);
-        }
-        State::Running if applied.changed_anything() => info!("re-applied: {summary}"),
-        State::Running => info!("re-applied, nothing changed: {summary}"),
     }
-    State::Running
+
+    async fn status(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        out.push(format!(
+            "state: {}",
+            match self.state {
+                State::Safe => "safe mode (no valid config applied)",
+                State::Running => "running",
+            }
+        ));
+        out.push(format!("config: {}", self.config.display()));
+        if let Some(l) = &self.loaded {
+            out.push(format!(
+                "hostname: {} ({})",
+                l.plan.hostname, l.config.system.role
+            ));
+            for i in &l.plan.interfaces {
+                out.push(self.interface_line(&i.device).await);
+            }
+        }
+        out.push("tunnel: not supervised by this version".into());
+        let errors: Vec<String> = logger::recent()
+            .into_iter()
+            .filter(|l| l.starts_with("outpostd: error:"))
+            .collect();
+        let skip = errors.len().saturating_sub(5);
+        if errors.is_empty() {
+            out.push("last errors: none".into());
+        } else {
+            out.push("last errors:".into());
+            out.extend(errors.into_iter().skip(skip).map(|e| format!("  {e}")));
+        }
+        out
+    }
+
+    async fn interface_line(&self, device: &str) -> String {
+        let Some(nl) = &self.nl else {
+            return format!("{device}: unknown (no netlink)");
+        };
+        let link = match nl.link(device).await {
+            Ok(l) => l,
+            Err(e) => return format!("{device}: {e}"),
+        };
+        let addrs = nl
+            .addresses(device)
+            .await
+            .map(|a| {
+                a.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|e| e.to_string());
+        format!(
+            "{device}: {} mtu {} {}",
+            if link.up { "up" } else { "DOWN" },
+            link.mtu.map_or("?".into(), |m| m.to_string()),
+            addrs
+        )
+    }
 }

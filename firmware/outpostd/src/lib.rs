@@ -2,12 +2,13 @@
 //! tested on the host: the command line ([`cli`]), the logger and its
 //! in-RAM ring ([`logger`], [`log_ring`]), the side-effect edges
 //! ([`netlink`], [`system`], [`mounts`]), applying a config through them
-//! ([`apply`]), config loading shared with the host ([`check`]) and the
-//! daemon's life cycle ([`daemon`]). Pure decisions live in `outpost-core`.
+//! ([`apply`]), config loading shared with the host ([`check`]), the control
+//! socket's protocol ([`control`]) and the daemon's life cycle ([`daemon`]). Pure decisions live in `outpost-core`.
 
 pub mod apply;
 pub mod check;
 pub mod cli;
+pub mod control;
 pub mod daemon;
 pub mod log_ring;
 pub mod logger;

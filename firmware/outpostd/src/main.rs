@@ -6,9 +6,27 @@ use outpostd::cli::{self, Command};
 
 fn main() -> ExitCode {
     match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Daemon { config }) => {
+        Ok(Command::Daemon { config, socket }) => {
             outpostd::logger::init(log::LevelFilter::Info);
-            outpostd::daemon::run(&config)
+            outpostd::daemon::run(&config, &socket)
+        }
+        Ok(Command::Control { request, socket }) => {
+            match outpostd::control::ask(&socket, request) {
+                Ok(reply) => {
+                    for l in &reply.lines {
+                        println!("{l}");
+                    }
+                    if reply.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("outpostd: {e}");
+                    ExitCode::from(1)
+                }
+            }
         }
         Ok(Command::CheckConfig { file }) => outpostd::check::check_config(&file),
         Ok(Command::Version) => {

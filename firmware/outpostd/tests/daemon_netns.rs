@@ -20,16 +20,19 @@ const HANG_GUARD: Duration = Duration::from_secs(120);
 
 struct Agent {
     child: Child,
+    socket: std::path::PathBuf,
     lines: Receiver<(&'static str, String)>,
     seen: Vec<(&'static str, String)>,
 }
 
 impl Agent {
     fn start(config: &Path) -> Agent {
+        let socket = config.with_file_name("outpostd.sock");
         let script = format!(
-            "ip link add eth0 type veth peer name eth1 && exec {} --config {}",
+            "ip link add eth0 type veth peer name eth1 && exec {} --config {} --socket {}",
             env!("CARGO_BIN_EXE_outpostd"),
-            config.display()
+            config.display(),
+            socket.display()
         );
         let mut child = Command::new("unshare")
             .args(["--net", "--uts", "--mount", "--propagation", "private"])
@@ -54,6 +57,7 @@ impl Agent {
         });
         Agent {
             child,
+            socket,
             lines,
             seen: Vec::new(),
         }
@@ -88,6 +92,21 @@ impl Agent {
             .expect("nsenter");
         assert!(out.status.success(), "{args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `outpostd --socket S WORD` (the console client) and returns
+    /// its exit success and stdout.
+    fn ask(&self, word: &str) -> (bool, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_outpostd"))
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg(word)
+            .output()
+            .expect("run client");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
     }
 
     fn stop(mut self) -> Vec<(&'static str, String)> {
@@ -162,7 +181,43 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
     kill(agent.pid(), Signal::SIGHUP).unwrap();
     agent.wait_for("re-applied, nothing changed");
 
+    // The console client over the control socket.
+    let (ok, status) = agent.ask("status");
+    assert!(ok, "{status}");
+    assert!(status.contains("state: running"), "{status}");
+    assert!(status.contains("hostname: lan-host (host)"), "{status}");
+    assert!(
+        status.contains("eth0: up mtu 1400 192.168.1.10/24"),
+        "{status}"
+    );
+    let (ok, log) = agent.ask("log");
+    assert!(ok);
+    assert!(log.contains("outpostd: ready: hostname lan-host"), "{log}");
+    assert!(
+        log.contains("outpostd: eth0: address 192.168.1.10/24"),
+        "{log}"
+    );
+    let (ok, check) = agent.ask("check");
+    assert!(ok && check.contains(": ok: host `lan-host`"), "{check}");
+    let (ok, reset) = agent.ask("reset");
+    assert!(
+        ok && reset.starts_with("applied: hostname lan-host"),
+        "{reset}"
+    );
+    let (ok, rules) = agent.ask("rules");
+    assert!(
+        !ok,
+        "rules claims success before a firewall exists: {rules}"
+    );
+    let mode = std::fs::metadata(&agent.socket).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+
+    let socket = agent.socket.clone();
     let seen = agent.stop();
+    assert!(!socket.exists(), "control socket left behind");
     let readies = seen
         .iter()
         .filter(|(_, l)| l.starts_with("outpostd: ready"))
@@ -194,6 +249,11 @@ fn bad_config_keeps_it_alive_in_safe_mode_until_fixed() {
             .trim(),
         "0"
     );
+
+    let (ok, check) = agent.ask("check");
+    assert!(!ok && check.contains("192.168.1.300"), "{check}");
+    let (_, status) = agent.ask("status");
+    assert!(status.contains("state: safe mode"), "{status}");
 
     // Fixing the file and sending SIGHUP brings the box up.
     std::fs::write(&cfg, GOOD).unwrap();
