@@ -36,6 +36,9 @@ pub enum BuildError {
         /// How to get it.
         hint: String,
     },
+    /// The config has errors (each line names file, line and column).
+    #[error("{0}")]
+    Config(String),
     /// A produced artefact is not what it must be (wrong kernel options, too big, ...).
     #[error("{0}")]
     Check(String),

@@ -71,7 +71,7 @@ fn wrapper_text(python: &Path, tool: &str, cpu: Cpu) -> String {
 pub fn tools(cache: &Cache, cpu: Cpu) -> Result<ZigTools> {
     let python = find_python()?;
     let dir = cache.tools_dir();
-    let mut write = |tool: &str| -> Result<PathBuf> {
+    let write = |tool: &str| -> Result<PathBuf> {
         let path = dir.join(format!("zig-{tool}-{}", cpu.name()));
         let text = wrapper_text(&python, tool, cpu);
         if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

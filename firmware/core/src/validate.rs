@@ -541,19 +541,14 @@ impl Validator<'_> {
         let address = self
             .addr(&r.address, "concentrator.address")
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let host_key_file =
-            r.host_key_file
-                .as_ref()
-                .map_or(DEFAULT_CONCENTRATOR_HOST_KEY.to_string(), |f| {
-                    if !f.get_ref().starts_with('/') {
-                        self.err(
-                            sp(f),
-                            "host_key_file must be an absolute path on the router",
-                            format!("e.g. {DEFAULT_CONCENTRATOR_HOST_KEY}"),
-                        );
-                    }
-                    f.get_ref().clone()
-                });
+        // A relative path is taken from the config's directory, like the
+        // office's identity file (mkoutpost generates it there).
+        let host_key_file = r
+            .host_key_file
+            .as_ref()
+            .map_or(DEFAULT_CONCENTRATOR_HOST_KEY.to_string(), |f| {
+                f.get_ref().clone()
+            });
         Concentrator {
             interface,
             port: self.int(&r.port, 1, 65535, DEFAULT_SSH_PORT.into(), "port") as u16,

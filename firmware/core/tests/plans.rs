@@ -3,71 +3,9 @@
 
 mod common;
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use outpost_core::plan::{plan, Plan};
-
-fn render(p: &Plan) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "hostname {}", p.hostname);
-    for i in &p.interfaces {
-        let _ = writeln!(
-            s,
-            "interface {} dev {} address {:?} dhcp {} mtu {:?}",
-            i.name,
-            i.device,
-            i.address.map(|a| a.to_string()),
-            i.dhcp,
-            i.mtu
-        );
-    }
-    for r in &p.routes {
-        let _ = writeln!(s, "route {} via {:?} dev {:?}", r.dst, r.via, r.dev);
-    }
-    for c in &p.sysctls {
-        let _ = writeln!(s, "sysctl {} = {}", c.key, c.value);
-    }
-    if let Some(o) = &p.office {
-        let _ = writeln!(s, "\n[office]\npppd argv:");
-        for a in &o.pppd_argv {
-            let _ = writeln!(s, "  {a:?}");
-        }
-        let _ = writeln!(
-            s,
-            "ifname {}\nssh_home {}\n{}:\n{}",
-            o.ifname, o.ssh_home, o.known_hosts_path, o.known_hosts
-        );
-        for r in &o.link_routes {
-            let _ = writeln!(s, "link route {} dev {:?}", r.dst, r.dev);
-        }
-    }
-    if let Some(c) = &p.concentrator {
-        let _ = writeln!(
-            s,
-            "\n[concentrator]\ndropbear argv: {:?}\nhost key {}\ngroup {}",
-            c.dropbear_argv, c.host_key_path, c.group_line
-        );
-        for peer in &c.peers {
-            let _ = writeln!(
-                s,
-                "\n[peer {}]\npasswd {}\nhome {}\n{}:\n{}{}:\n{}ifname {}",
-                peer.name,
-                peer.passwd_line,
-                peer.home,
-                peer.authorized_keys_path,
-                peer.authorized_keys,
-                peer.pppd_options_path,
-                peer.pppd_options,
-                peer.ifname
-            );
-            for r in &peer.link_routes {
-                let _ = writeln!(s, "link route {} dev {:?}", r.dst, r.dev);
-            }
-        }
-    }
-    s
-}
+use outpost_core::plan::plan;
 
 #[test]
 fn every_example_matches_its_golden_plan() {
@@ -76,7 +14,10 @@ fn every_example_matches_its_golden_plan() {
     for (name, config) in examples {
         let p = plan(&config, Path::new("/boot/outpost")).unwrap();
         common::golden(&format!("{name}.nft"), &p.ruleset.render_nft());
-        common::golden(&format!("{name}.plan.txt"), &render(&p));
+        common::golden(
+            &format!("{name}.plan.txt"),
+            &outpost_core::plan::render::render_text(&p),
+        );
     }
 }
 

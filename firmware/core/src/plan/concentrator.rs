@@ -6,6 +6,7 @@
 use crate::config::{Concentrator, Config, Peer};
 use crate::keys::PublicKey;
 use crate::plan::{ConcentratorPlan, PeerPlan, RoutePlan, PPP_IP_DOWN, PPP_IP_UP};
+use std::path::Path;
 
 /// The group of all peer accounts.
 pub const PEER_GROUP: &str = "outpost-vpn";
@@ -21,35 +22,28 @@ pub fn peer_ifname(name: &str) -> String {
     format!("vpn-{name}")
 }
 
-/// The plan for a concentrator; `keys[i]` is peer `i`'s public key.
+/// The plan for a concentrator; `keys[i]` is peer `i`'s public key; a
+/// relative host key path is taken from `config_dir`.
 pub fn concentrator_plan(
     config: &Config,
     c: &Concentrator,
     keys: &[PublicKey],
+    config_dir: &Path,
 ) -> ConcentratorPlan {
+    let host_key = config_dir.join(&c.host_key_file).display().to_string();
     let listen = config
         .interface(&c.interface)
         .and_then(|i| i.address)
         .map_or(c.port.to_string(), |a| format!("{}:{}", a.addr, c.port));
     let dropbear_argv = [
-        "dropbear",
-        "-F",
-        "-E",
-        "-s",
-        "-g",
-        "-j",
-        "-k",
-        "-r",
-        &c.host_key_file,
-        "-p",
-        &listen,
+        "dropbear", "-F", "-E", "-s", "-g", "-j", "-k", "-r", &host_key, "-p", &listen,
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     ConcentratorPlan {
         dropbear_argv,
-        host_key_path: c.host_key_file.clone(),
+        host_key_path: host_key.clone(),
         group_line: format!("{PEER_GROUP}:x:{PEER_GID}:"),
         peers: config
             .peers

@@ -125,6 +125,7 @@ pub struct PeerPlan {
 mod concentrator;
 mod firewall;
 mod office;
+pub mod render;
 
 use std::path::Path;
 
@@ -203,7 +204,7 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
                 .iter()
                 .map(|p| loaded(&p.public_key, &format!("peer {}'s public key", p.name)).cloned())
                 .collect::<Result<Vec<_>, _>>()?;
-            Some(concentrator::concentrator_plan(config, c, &keys))
+            Some(concentrator::concentrator_plan(config, c, &keys, config_dir))
         }
         _ => None,
     };
