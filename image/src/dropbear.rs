@@ -25,7 +25,7 @@ use crate::sources::SourcePackage;
 use crate::zig;
 
 /// Bumped whenever the recipe below changes in a way the other inputs miss.
-const RECIPE_VERSION: &str = "dropbear-recipe-1";
+const RECIPE_VERSION: &str = "dropbear-recipe-2";
 
 /// Debian's patches are applied: they hold security fixes and apply cleanly.
 const DEBIAN_PATCHES: bool = true;
@@ -104,6 +104,9 @@ pub fn build(cache: &Cache, cpu: Cpu, programs: &[&str]) -> Result<PathBuf> {
             Command::new("./configure")
                 .current_dir(&dir)
                 .arg(format!("--host={}-linux-musl", cpu.name()))
+                // Without it configure adds -pie, and the link becomes a
+                // static PIE: bigger, and not what `STATIC=1` means.
+                .arg("--enable-static")
                 .args(CONFIGURE_FLAGS)
                 .env("CC", &tools.cc)
                 .env("AR", &tools.ar)
