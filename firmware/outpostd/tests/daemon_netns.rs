@@ -6,6 +6,7 @@
 mod netns;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -208,6 +209,21 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
     assert!(
         !ok,
         "rules claims success before a firewall exists: {rules}"
+    );
+    // Anyone but root is turned away.
+    let nobody = Command::new(env!("CARGO_BIN_EXE_outpostd"))
+        .arg("--socket")
+        .arg(&agent.socket)
+        .arg("log")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("run client as nobody");
+    assert!(!nobody.status.success());
+    assert!(nobody.stdout.is_empty(), "{nobody:?}");
+    assert!(
+        String::from_utf8_lossy(&nobody.stderr).contains("Permission denied"),
+        "{nobody:?}"
     );
     let mode = std::fs::metadata(&agent.socket).unwrap();
     assert_eq!(
