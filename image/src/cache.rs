@@ -141,6 +141,16 @@ impl Cache {
             return Ok(p);
         }
         let name = key.dir_name();
+        // Two builds of one key at once (parallel tests, two shells) would
+        // share a scratch directory: the second waits, then finds the entry.
+        let lock_path = self.root.join("work").join(format!("{name}.lock"));
+        let lock = fs::File::create(&lock_path)
+            .map_err(|e| BuildError::io(format!("creating {}", lock_path.display()), e))?;
+        lock.lock()
+            .map_err(|e| BuildError::io(format!("locking {}", lock_path.display()), e))?;
+        if let Some(p) = self.lookup(key) {
+            return Ok(p);
+        }
         let scratch = self.root.join("work").join(&name);
         let partial = self.root.join("work").join(format!("{name}.out"));
         for d in [&scratch, &partial] {

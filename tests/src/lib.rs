@@ -1,1 +1,82 @@
-//! Shared helpers for the end-to-end tests (placeholder).
+//! Shared helpers for the end-to-end tests: build an image of an example
+//! config (through mkoutpost's library and its cache) and boot it in QEMU
+//! with one NIC per interface of its config.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use mkoutpost::build::{self, BuildOptions, BuildReport};
+use mkoutpost::cpu::Cpu;
+use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// An example config by its path under `examples/`, e.g. `site/office.toml`.
+pub fn example(rel: &str) -> PathBuf {
+    repo().join("examples").join(rel)
+}
+
+/// Serialises image builds within one test binary: two builds writing the
+/// same example's generated keys at once would race.
+static BUILD_LOCK: Mutex<()> = Mutex::new(());
+
+/// Builds `config` for `cpu` into `target/e2e/<name>-<cpu>/` and returns the report.
+pub fn build_image(config: &Path, cpu: Cpu) -> Result<BuildReport> {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+    let out = repo().join("target/e2e").join(format!("{stem}-{cpu}"));
+    let opts = BuildOptions { config: config.to_path_buf(), out_dir: out, cpu };
+    build::build(&opts, &mut |step| eprintln!("build {stem} {cpu}: {step}"))
+        .with_context(|| format!("building {} for {cpu}", config.display()))
+}
+
+/// A short work directory for a test's sockets (unix socket paths are
+/// limited to 108 bytes, so not under the long target directory).
+pub fn workdir(test: &str) -> Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!("outpost-{test}-{}", std::process::id()));
+    if d.exists() {
+        std::fs::remove_dir_all(&d).with_context(|| format!("removing {}", d.display()))?;
+    }
+    std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+    Ok(d)
+}
+
+/// A booted single router: the machine and the hubs its NICs sit on.
+pub struct Booted {
+    /// The guest. Dropped first (field order), so QEMU dies before its links.
+    pub machine: Machine,
+    /// One single-port hub per interface (nothing else on them).
+    pub hubs: Vec<Hub>,
+}
+
+/// Boots a built image directly (`-kernel`/`-initrd`) with `memory_mib` of
+/// RAM and the image's CPU, one ne2k_pci per config interface.
+pub fn boot(report: &BuildReport, name: &str, memory_mib: u32, work: &Path) -> Result<Booted> {
+    let mut spec = MachineSpec::new(name)
+        .cpu(report.cpu.qemu_cpu())
+        .memory_mib(memory_mib)
+        .kernel(&report.kernel)
+        .initrd(&report.initramfs)
+        .append("console=ttyS0 panic=-1")
+        .no_reboot(true);
+    let mut hubs = Vec::new();
+    for (i, iface) in report.config.interfaces.iter().enumerate() {
+        let hub = Hub::new(work, &format!("{name}{i}"), 1)?;
+        spec = spec.nic(Nic::new(iface.device.clone(), "ne2k_pci", hub.endpoint(0)?));
+        hubs.push(hub);
+    }
+    let machine = Machine::start(spec, work)?;
+    Ok(Booted { machine, hubs })
+}
+
+/// How long a guest may take to boot to `outpostd: ready` under TCG on a
+/// loaded 2-core machine (a bound on failure, not a performance claim).
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+
+/// How long one console command may take.
+pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);

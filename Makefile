@@ -1,0 +1,45 @@
+# Outpost's front door. Two commands on a fresh machine:
+#   make demo   builds the default image and boots it in QEMU
+#   make test   runs every test (unit, golden, ISA, QEMU end-to-end)
+# Both install what they need first (scripts/bootstrap.sh, idempotent).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+MKOUTPOST := $(CARGO) run --release -q -p mkoutpost --
+DEMO_CONFIG ?= examples/site/office.toml
+CPU ?= i486
+
+.PHONY: all deps image demo test lint unit bench clean help
+
+all: help
+
+help:
+	@echo "make demo    build $(DEMO_CONFIG) for $(CPU) and boot it in QEMU (serial console here; Ctrl-C ends)"
+	@echo "make test    install what is needed, then lint + every test"
+	@echo "make image   build the default image into out/"
+	@echo "make deps    install build dependencies only (apt, pip, Debian sources)"
+	@echo "make bench   measure and record benchmarks (docs/benchmarks.md)"
+
+deps:
+	bash scripts/bootstrap.sh
+
+image: deps
+	$(MKOUTPOST) build $(DEMO_CONFIG) -o out/demo --cpu $(CPU)
+
+demo: image
+	$(MKOUTPOST) run out/demo --memory 32
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The end-to-end tests build images through the cache and boot QEMU guests;
+# two test threads keep both cores busy without starving the guests.
+test: deps lint
+	$(CARGO) test --workspace -- --test-threads=2
+
+bench: deps
+	@echo "make bench: not yet implemented (issue 7)"; exit 1
+
+clean:
+	rm -rf out target/e2e target-cross
