@@ -12,6 +12,7 @@ pub mod exec;
 pub mod initramfs;
 pub mod kernel;
 pub mod keys;
+pub mod media;
 pub mod pppd;
 pub mod run;
 pub mod sources;
