@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use mkoutpost::build::{self, BuildOptions};
 use mkoutpost::cpu::Cpu;
+use mkoutpost::media::{self, Format, Seed};
 
 /// Build Outpost router firmware from one outpost.toml, and try it in QEMU.
 ///
@@ -59,6 +60,14 @@ enum Cmd {
         /// Oldest CPU the image must run on: i486 or i586 (Pentium).
         #[arg(long, default_value = "i486")]
         cpu: Cpu,
+        /// Also write a boot medium: floppy1440, floppy2880, cf (raw
+        /// CompactFlash/IDE disk), or kernel (bzImage + initramfs only).
+        #[arg(long, default_value = "kernel")]
+        format: Format,
+        /// The medium's 512-byte entropy seed (default: fresh random bytes).
+        /// For reproducible builds only; never give two routers one seed.
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
     /// Boot a built image in QEMU (software emulation, the image's CPU) with
     /// its serial console on this terminal. Ctrl-C ends it.
@@ -125,7 +134,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", plan.ruleset.render_nft());
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Build { config, out, cpu } => {
+        Cmd::Build {
+            config,
+            out,
+            cpu,
+            format,
+            seed,
+        } => {
             let opts = BuildOptions {
                 config,
                 out_dir: out,
@@ -140,6 +155,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report.cpu,
                 report.config.system.hostname
             );
+            let seed = seed.map_or(Seed::Random, Seed::File);
+            if let Some(m) = media::for_build(&opts, &report, format, seed)? {
+                println!("{}", m.report_line());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run { dir, memory } => mkoutpost::run::run(&dir, memory).map(|_| ExitCode::SUCCESS),

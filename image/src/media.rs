@@ -284,6 +284,29 @@ pub fn volume_serial(hostname: &str) -> u32 {
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
 }
 
+/// The medium of `format` for what [`crate::build::build`] made from
+/// `opts`, in the same output directory, dated `SOURCE_DATE_EPOCH`.
+pub fn for_build(
+    opts: &crate::build::BuildOptions,
+    report: &crate::build::BuildReport,
+    format: Format,
+    seed: Seed,
+) -> Result<Option<Medium>> {
+    let contents = Contents::for_image(
+        &opts.config,
+        &report.config,
+        &report.kernel,
+        &report.initramfs,
+        seed,
+    );
+    write(
+        format,
+        &contents,
+        &opts.out_dir,
+        u64::from(crate::build::source_date_epoch()),
+    )
+}
+
 /// Writes the medium of `format` into `out_dir` (nothing for
 /// [`Format::Kernel`]), dating its entries `epoch`. The image appears
 /// atomically: it is built as `NAME.partial` and renamed.
