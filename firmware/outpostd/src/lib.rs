@@ -12,6 +12,8 @@ pub mod control;
 pub mod daemon;
 pub mod log_ring;
 pub mod logger;
+pub mod medium;
 pub mod mounts;
 pub mod netlink;
+pub mod save;
 pub mod system;

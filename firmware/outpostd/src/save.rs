@@ -1,0 +1,246 @@
+//! Writing a file on the boot medium so that a power cut at any instant
+//! leaves either the old or the new version readable: `outpostd save` (the
+//! config, keeping the previous one as `outpost.toml.bak`) and the entropy
+//! seed refresh use it. The medium is read-write only while it writes.
+//!
+//! The order, on FAT (whose rename is not atomic on disk):
+//! 1. write `NAME.new`, fsync it, fsync the directory;
+//! 2. with a backup: drop `NAME.bak`, rename `NAME` → `NAME.bak`, fsync the
+//!    directory — a cut here leaves no `NAME` but a whole `NAME.bak`, which
+//!    is the next place the boot looks ([`crate::medium::choose`]);
+//! 3. rename `NAME.new` → `NAME`, fsync the directory.
+//!
+//! A cut inside a rename leaves at worst two directory entries sharing the
+//! same whole clusters; either reads complete. Remounting read-only at the
+//! end flushes everything the kernel still holds.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+
+/// Why a save failed (the medium is back read-only whenever possible).
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    /// Remounting read-write or read-only failed.
+    #[error("remounting {target} {mode}: {source}")]
+    Remount {
+        /// The mount point.
+        target: String,
+        /// `rw` or `ro`.
+        mode: &'static str,
+        /// The kernel's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Switching a mounted file system between read-only and read-write.
+pub trait Remount {
+    /// Makes it writable.
+    fn rw(&mut self) -> Result<(), SaveError>;
+    /// Makes it read-only again (flushing it).
+    fn ro(&mut self) -> Result<(), SaveError>;
+}
+
+/// The real remount of a mount point (`mount -o remount,rw|ro`).
+#[derive(Debug, Clone)]
+pub struct MountPoint {
+    /// The mount point, e.g. `/boot`.
+    pub target: PathBuf,
+    /// The mount options to keep (`fmask=…`).
+    pub data: &'static str,
+}
+
+impl MountPoint {
+    fn remount(&self, flags: MsFlags, mode: &'static str) -> Result<(), SaveError> {
+        mount(
+            None::<&str>,
+            &self.target,
+            None::<&str>,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC
+                | flags,
+            Some(self.data),
+        )
+        .map_err(|e| SaveError::Remount {
+            target: self.target.display().to_string(),
+            mode,
+            source: std::io::Error::from(e),
+        })
+    }
+}
+
+impl Remount for MountPoint {
+    fn rw(&mut self) -> Result<(), SaveError> {
+        self.remount(MsFlags::empty(), "rw")
+    }
+    fn ro(&mut self) -> Result<(), SaveError> {
+        self.remount(MsFlags::MS_RDONLY, "ro")
+    }
+}
+
+/// `name` + `suffix`, beside it.
+fn sibling(dir: &Path, name: &str, suffix: &str) -> PathBuf {
+    dir.join(format!("{name}{suffix}"))
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SaveError {
+    let path = path.to_path_buf();
+    move |source| SaveError::Io { what, path, source }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), SaveError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("syncing directory", dir))
+}
+
+/// Replaces `dir/name` with `data` in the order above, keeping the previous
+/// version as `name.bak` when `keep_backup`; `remount` opens and closes the
+/// read-write window (closed again even when writing fails).
+pub fn save_file(
+    dir: &Path,
+    name: &str,
+    data: &[u8],
+    keep_backup: bool,
+    remount: &mut dyn Remount,
+) -> Result<(), SaveError> {
+    remount.rw()?;
+    let written = write_steps(dir, name, data, keep_backup);
+    let closed = remount.ro();
+    written.and(closed)
+}
+
+fn write_steps(dir: &Path, name: &str, data: &[u8], keep_backup: bool) -> Result<(), SaveError> {
+    let target = dir.join(name);
+    let new = sibling(dir, name, ".new");
+    let bak = sibling(dir, name, ".bak");
+    // A `.new` left by an interrupted save is stale by definition.
+    match fs::remove_file(&new) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("removing", &new)(e)),
+        _ => {}
+    }
+    let mut f = File::create(&new).map_err(io("creating", &new))?;
+    f.write_all(data).map_err(io("writing", &new))?;
+    f.sync_all().map_err(io("syncing", &new))?;
+    drop(f);
+    sync_dir(dir)?;
+    if keep_backup && target.exists() {
+        match fs::remove_file(&bak) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("removing", &bak)(e))
+            }
+            _ => {}
+        }
+        fs::rename(&target, &bak).map_err(io("renaming to .bak", &target))?;
+        sync_dir(dir)?;
+    }
+    fs::rename(&new, &target).map_err(io("renaming into place", &new))?;
+    sync_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<&'static str>,
+        fail_rw: bool,
+    }
+
+    impl Remount for Recorder {
+        fn rw(&mut self) -> Result<(), SaveError> {
+            self.calls.push("rw");
+            if self.fail_rw {
+                return Err(SaveError::Remount {
+                    target: "/boot".into(),
+                    mode: "rw",
+                    source: std::io::Error::from_raw_os_error(30),
+                });
+            }
+            Ok(())
+        }
+        fn ro(&mut self) -> Result<(), SaveError> {
+            self.calls.push("ro");
+            Ok(())
+        }
+    }
+
+    fn dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("outpostd-save-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn replaces_keeps_the_previous_as_bak_and_closes_the_window() {
+        let d = dir("bak");
+        let mut r = Recorder::default();
+        save_file(&d, "outpost.toml", b"one", true, &mut r).unwrap();
+        assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"one");
+        assert!(
+            !d.join("outpost.toml.bak").exists(),
+            "nothing to back up yet"
+        );
+        save_file(&d, "outpost.toml", b"two", true, &mut r).unwrap();
+        save_file(&d, "outpost.toml", b"three", true, &mut r).unwrap();
+        assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"three");
+        assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"two");
+        assert!(!d.join("outpost.toml.new").exists());
+        assert_eq!(r.calls, ["rw", "ro", "rw", "ro", "rw", "ro"]);
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn without_backup_and_over_a_stale_new() {
+        let d = dir("seed");
+        fs::write(d.join("random.seed"), b"old").unwrap();
+        fs::write(d.join("random.seed.new"), b"half").unwrap();
+        save_file(&d, "random.seed", b"fresh", false, &mut Recorder::default()).unwrap();
+        assert_eq!(fs::read(d.join("random.seed")).unwrap(), b"fresh");
+        assert!(!d.join("random.seed.bak").exists());
+        assert!(!d.join("random.seed.new").exists());
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_failed_write_still_goes_back_read_only() {
+        let d = dir("fail").join("missing");
+        let mut r = Recorder::default();
+        let e = save_file(&d, "outpost.toml", b"x", true, &mut r).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SaveError::Io {
+                    what: "creating",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(r.calls, ["rw", "ro"]);
+        let mut r = Recorder {
+            fail_rw: true,
+            ..Default::default()
+        };
+        assert!(save_file(&d, "outpost.toml", b"x", true, &mut r).is_err());
+        assert_eq!(r.calls, ["rw"], "nothing written when rw failed");
+    }
+}
