@@ -1,6 +1,8 @@
 //! The console protocol against a real local shell: `sh -i` on pipes (no
 //! echo) and on a pseudo-terminal (echo, `\r\n`), driven through the same
-//! `Console` type that drives a guest's serial port.
+//! `Console` type that drives a guest's serial port. `OUTPOST_TEST_SHELL`
+//! names another shell to drive the same way, e.g. the router's own static
+//! busybox (`/path/to/busybox sh`), whose line editor echoes differently.
 
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -11,11 +13,18 @@ use outpost_qemu::{Console, HarnessError, ProcessGroup};
 
 const T: Duration = Duration::from_secs(20);
 
+/// `/bin/sh -i`, or `$OUTPOST_TEST_SHELL -i`.
+fn shell_command() -> Command {
+    let shell = std::env::var("OUTPOST_TEST_SHELL").unwrap_or_else(|_| "/bin/sh".into());
+    let mut words = shell.split_whitespace();
+    let mut cmd = Command::new(words.next().expect("OUTPOST_TEST_SHELL is empty"));
+    cmd.args(words).arg("-i").env("PS1", "$ ");
+    cmd
+}
+
 fn shell_on_pipes(dir: &std::path::Path) -> (ProcessGroup, Console) {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-i")
-        .env("PS1", "$ ")
-        .stdin(Stdio::piped())
+    let mut cmd = shell_command();
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut pg = ProcessGroup::spawn("sh", &mut cmd).unwrap();
@@ -44,10 +53,8 @@ fn shell_on_pty(dir: &std::path::Path) -> (ProcessGroup, Console) {
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
     // SAFETY: both descriptors were just opened by openpty and are owned here only.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-i")
-        .env("PS1", "$ ")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
+    let mut cmd = shell_command();
+    cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
     let pg = ProcessGroup::spawn("sh-pty", &mut cmd).unwrap();
