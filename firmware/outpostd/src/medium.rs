@@ -203,6 +203,50 @@ pub fn choose<T>(
     }
 }
 
+/// The boot path's choice, for the daemon: with the default config path,
+/// mounts the medium and returns the config to use (medium, backup or
+/// baked-in), printing on the console every rejected file's diagnostics and
+/// where the config in force comes from. Any other path (`--config FILE`)
+/// is returned as it is. When nothing loads, the baked path is returned so
+/// the daemon's own bad-config handling (safe mode) takes over.
+pub fn select_config(config: &Path) -> PathBuf {
+    if config != Path::new(BAKED_CONFIG) {
+        return config.to_path_buf();
+    }
+    let dir = match mount_medium() {
+        Ok(dev) => {
+            log::info!(
+                "boot medium {} mounted read-only on {MOUNT_POINT}",
+                dev.display()
+            );
+            Some(Path::new(MOUNT_POINT))
+        }
+        Err(e) => {
+            log::warn!("{e}; using {BAKED_CONFIG}");
+            None
+        }
+    };
+    let choice = choose(dir, config, crate::check::load);
+    for (path, diags) in &choice.rejected {
+        log::error!("{} not used:", path.display());
+        for line in diags.iter().flat_map(|d| d.lines()) {
+            log::error!("  {line}");
+        }
+    }
+    match choice.chosen {
+        Some((source, path, _)) => {
+            let what = match source {
+                Source::Medium => "the boot medium's config",
+                Source::Backup => "the boot medium's previous config (outpost.toml.bak)",
+                Source::Baked => "the config built into the image",
+            };
+            log::info!("config in force: {} ({what})", path.display());
+            path
+        }
+        None => config.to_path_buf(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
