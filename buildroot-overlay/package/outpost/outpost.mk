@@ -62,21 +62,21 @@ OUTPOST_CARGO_ENV = \
 # post-process never vendors its crates. Do what it does
 # (support/download/cargo-post-process) once host-rustc is installed, so
 # the infrastructure's `cargo build --offline --locked` finds them.
-define OUTPOST_CARGO_VENDOR
+define OUTPOST_VENDOR_CRATES
 	mkdir -p $(@D)/.cargo $(BR_CARGO_HOME)
 	cd $(@D) && PATH=$(BR_PATH) CARGO_HOME=$(BR_CARGO_HOME) \
 		flock $(BR_CARGO_HOME)/.br-lock \
 		cargo vendor --manifest-path Cargo.toml --locked VENDOR \
 		> $(@D)/.cargo/config.toml
 endef
-OUTPOST_PRE_BUILD_HOOKS += OUTPOST_CARGO_VENDOR
+OUTPOST_PRE_BUILD_HOOKS += OUTPOST_VENDOR_CRATES
 
 # cargo install would put every binary in /usr/bin; the router's inittab
 # starts /sbin/outpostd.
-OUTPOST_CARGO_PROFILE_DIR = $(if $(BR2_ENABLE_DEBUG),debug,release)
+OUTPOST_PROFILE_DIR = $(if $(BR2_ENABLE_DEBUG),debug,release)
 define OUTPOST_INSTALL_TARGET_CMDS
 	$(INSTALL) -D -m 0755 \
-		$(@D)/target/$(RUSTC_TARGET_NAME)/$(OUTPOST_CARGO_PROFILE_DIR)/outpostd \
+		$(@D)/target/$(RUSTC_TARGET_NAME)/$(OUTPOST_PROFILE_DIR)/outpostd \
 		$(TARGET_DIR)/sbin/outpostd
 endef
 
