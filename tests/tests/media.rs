@@ -96,9 +96,9 @@ fn boots_from(format: Format, device: &str) {
     )
     .unwrap_or_else(|e| panic!("mounting {device}: {e}"));
     let sum = m
-        .run_ok("md5sum /mnt/m/outpost.toml /mnt/m/bzImage", CMD_TIMEOUT)
+        .run_ok("sha256sum /mnt/m/outpost.toml /mnt/m/bzImage", CMD_TIMEOUT)
         .unwrap();
-    let host = std::process::Command::new("md5sum")
+    let host = std::process::Command::new("sha256sum")
         .arg(&opts.config)
         .arg(&report.kernel)
         .output()
