@@ -17,7 +17,12 @@ use outpost_tests::{example, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT};
 /// parallel agree on the environment they share.
 const EPOCH: &str = "1700000000";
 
+/// Builds in this binary one at a time: on a bare machine the first one
+/// generates the example's keys, and two at once would race on them.
+static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn build_into(out: &str) -> (BuildOptions, BuildReport) {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // SAFETY of the shared environment: every test sets the same value.
     std::env::set_var("SOURCE_DATE_EPOCH", EPOCH);
     let opts = BuildOptions {
