@@ -128,6 +128,12 @@ pub enum ControlError {
 
 /// Sends `request` to the agent at `path` and waits for its reply.
 pub fn ask(path: &Path, request: Request) -> Result<Reply, ControlError> {
+    ask_line(path, request.word())
+}
+
+/// Sends one request line (a [`Request`] word, or a pppd hook's
+/// [`crate::hooks::HookMessage`]) and waits for the reply.
+pub fn ask_line(path: &Path, line: &str) -> Result<Reply, ControlError> {
     let shown = path.display().to_string();
     let exchange = |reason: String| ControlError::Exchange {
         path: shown.clone(),
@@ -137,7 +143,7 @@ pub fn ask(path: &Path, request: Request) -> Result<Reply, ControlError> {
         path: shown.clone(),
         source,
     })?;
-    writeln!(stream, "{}", request.word()).map_err(|e| exchange(e.to_string()))?;
+    writeln!(stream, "{line}").map_err(|e| exchange(e.to_string()))?;
     let lines = BufReader::new(stream).lines().map_while(Result::ok);
     Reply::decode(lines).ok_or_else(|| exchange("the reply ended early".into()))
 }

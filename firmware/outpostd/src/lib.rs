@@ -3,17 +3,21 @@
 //! in-RAM ring ([`logger`], [`log_ring`]), the side-effect edges
 //! ([`netlink`], [`system`], [`mounts`]), applying a config through them
 //! ([`apply`]), config loading shared with the host ([`check`]), the control
-//! socket's protocol ([`control`]) and the daemon's life cycle ([`daemon`]). Pure decisions live in `outpost-core`.
+//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
 
 pub mod apply;
 pub mod check;
 pub mod cli;
 pub mod control;
+pub mod concentrator;
 pub mod daemon;
+pub mod entropy;
+pub mod hooks;
 pub mod log_ring;
 pub mod logger;
 pub mod medium;
 pub mod mounts;
 pub mod netlink;
 pub mod save;
+pub mod supervisor;
 pub mod system;

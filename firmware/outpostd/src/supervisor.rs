@@ -1,0 +1,445 @@
+//! The supervisor's edge: runs one child (the office's pppd, or the
+//! concentrator's dropbear) in a process group of its own, feeds what
+//! happens to it (exit, pppd's link hooks, timers, reset, stop) into the
+//! pure [`machine::Machine`], and carries out what the machine decides:
+//! spawn, kill the whole group (pppd and its dbclient), install or remove
+//! the tunnel routes, and print the console lines
+//! `outpostd: tunnel up (vpn0 L -> R) after N.N s` and
+//! `outpostd: tunnel down: REASON; retry in N.N s`.
+
+pub mod machine;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use log::{error, info, warn};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use outpost_core::plan::RoutePlan;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::apply::route_of;
+use crate::netlink::Netlink;
+use machine::{Action, Event, Exit, LinkInfo, Machine, Millis, Policy, State};
+
+/// How long a killed child may take to go before its group gets SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// What the child is, which decides the console lines and the routes.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// The office's pppd: routes through the link while it is up.
+    Tunnel {
+        /// The plan's link routes.
+        routes: Vec<RoutePlan>,
+    },
+    /// A server (the concentrator's dropbear): only kept running.
+    Daemon {
+        /// Its name on the console.
+        name: String,
+    },
+}
+
+/// What to supervise.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The child's argv (`argv[0]` looked up in `PATH`).
+    pub argv: Vec<String>,
+    /// What it is.
+    pub kind: Kind,
+    /// Restart pacing.
+    pub policy: Policy,
+    /// Send the child's stdout/stderr to /dev/null instead of the console.
+    pub quiet: bool,
+}
+
+/// A snapshot for `outpostd status`.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// `idle`, `starting`, `up` or `backoff`.
+    pub state: &'static str,
+    /// When it entered that state.
+    pub since: Instant,
+    /// The link's addresses while up.
+    pub link: Option<LinkInfo>,
+    /// Why it last went down.
+    pub last_down: Option<String>,
+    /// How many times the child was started.
+    pub starts: u64,
+    /// The running child's pid.
+    pub pid: Option<u32>,
+}
+
+impl Status {
+    /// One line: `up since 12.3 s (vpn0 10.254.0.2 -> 10.254.0.1), 1 start`.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{} since {:.1} s ago",
+            self.state,
+            self.since.elapsed().as_secs_f64()
+        );
+        if let Some(l) = &self.link {
+            s.push_str(&format!(" ({} {} -> {})", l.ifname, l.local, l.remote));
+        }
+        s.push_str(&format!(
+            ", {} start{}",
+            self.starts,
+            if self.starts == 1 { "" } else { "s" }
+        ));
+        if let Some(pid) = self.pid {
+            s.push_str(&format!(", pid {pid}"));
+        }
+        if let Some(r) = &self.last_down {
+            s.push_str(&format!(", last down: {r}"));
+        }
+        s
+    }
+}
+
+/// A running supervisor: send it events, read its status, stop it.
+pub struct Supervisor {
+    tx: mpsc::UnboundedSender<Event>,
+    status: Arc<Mutex<Status>>,
+    task: JoinHandle<()>,
+}
+
+impl Supervisor {
+    /// Starts supervising `spec` on the current tokio runtime; `nl` installs
+    /// the tunnel's routes (without it, routes are only logged as missing).
+    pub fn start(spec: Spec, nl: Option<Netlink>) -> Supervisor {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let status = Arc::new(Mutex::new(Status {
+            state: "idle",
+            since: Instant::now(),
+            link: None,
+            last_down: None,
+            starts: 0,
+            pid: None,
+        }));
+        let edge = Edge {
+            machine: Machine::new(spec.policy),
+            spec,
+            nl,
+            epoch: Instant::now(),
+            child: None,
+            kill_deadline: None,
+            status: status.clone(),
+            random: RandomState::new(),
+            counter: 0,
+        };
+        let task = tokio::spawn(edge.run(rx));
+        // The channel is fresh and its receiver alive in the task.
+        let _ = tx.send(Event::Start);
+        Supervisor { tx, status, task }
+    }
+
+    /// Feeds an event (pppd's hooks, [`Event::Reset`]).
+    pub fn send(&self, event: Event) {
+        if self.tx.send(event).is_err() {
+            warn!("supervisor already stopped");
+        }
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Option<Status> {
+        self.status.lock().ok().map(|s| s.clone())
+    }
+
+    /// Stops: kills the child's group, reaps it, removes the routes.
+    pub async fn stop(self) {
+        let _ = self.tx.send(Event::Stop);
+        if let Err(e) = self.task.await {
+            error!("supervisor task: {e}");
+        }
+    }
+}
+
+struct Edge {
+    machine: Machine,
+    spec: Spec,
+    nl: Option<Netlink>,
+    epoch: Instant,
+    child: Option<Child>,
+    kill_deadline: Option<tokio::time::Instant>,
+    status: Arc<Mutex<Status>>,
+    random: RandomState,
+    counter: u64,
+}
+
+async fn wait(child: &mut Option<Child>) -> std::io::Result<std::process::ExitStatus> {
+    match child {
+        Some(c) => c.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn exit_of(status: std::io::Result<std::process::ExitStatus>) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(sig)) => Exit::Signal(sig),
+            (None, None) => Exit::Code(-1),
+        },
+        Err(_) => Exit::Code(-1),
+    }
+}
+
+impl Edge {
+    fn now(&self) -> Millis {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn random(&mut self) -> u32 {
+        self.counter += 1;
+        // Truncation is the point: any 32 bits of a keyed hash will do.
+        self.random.hash_one(self.counter) as u32
+    }
+
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        let mut stopping = false;
+        loop {
+            let deadline = self
+                .machine
+                .deadline()
+                .map(|d| tokio::time::Instant::from_std(self.epoch + Duration::from_millis(d)));
+            let event = tokio::select! {
+                ev = rx.recv(), if !stopping => match ev {
+                    Some(Event::Stop) | None => { stopping = true; Event::Stop }
+                    Some(e) => e,
+                },
+                st = wait(&mut self.child) => {
+                    let pid = self.child.take().and_then(|c| c.id());
+                    self.kill_deadline = None;
+                    self.sweep_group(pid);
+                    Event::Exited(exit_of(st))
+                }
+                _ = sleep_until(deadline) => Event::Timer,
+                _ = sleep_until(self.kill_deadline) => {
+                    self.kill_deadline = None;
+                    self.signal_group(Signal::SIGKILL);
+                    continue;
+                }
+            };
+            self.feed(event).await;
+            if stopping && self.child.is_none() && *self.machine.state() == State::Idle {
+                break;
+            }
+        }
+    }
+
+    async fn feed(&mut self, event: Event) {
+        let mut queue = vec![event];
+        while let Some(event) = queue.pop() {
+            let now = self.now();
+            let random = self.random();
+            for action in self.machine.on(now, event, random) {
+                if let Some(follow) = self.act(action).await {
+                    queue.push(follow);
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let Ok(mut s) = self.status.lock() else {
+            return;
+        };
+        let (name, link) = match self.machine.state() {
+            State::Idle => ("idle", None),
+            State::Starting { .. } => ("starting", None),
+            State::Up { link, .. } => ("up", Some(link.clone())),
+            State::Backoff { .. } => ("backoff", None),
+        };
+        if s.state != name {
+            s.since = Instant::now();
+        }
+        s.state = name;
+        s.link = link;
+        s.last_down = self.machine.last_down().map(str::to_string);
+        s.starts = self.machine.starts();
+        s.pid = self.child.as_ref().and_then(Child::id);
+    }
+
+    fn name(&self) -> &str {
+        match &self.spec.kind {
+            Kind::Tunnel { .. } => "pppd",
+            Kind::Daemon { name } => name,
+        }
+    }
+
+    /// Carries out one action; a failed spawn comes back as the event it means.
+    async fn act(&mut self, action: Action) -> Option<Event> {
+        match action {
+            Action::Spawn => match self.spawn() {
+                Ok(child) => {
+                    self.child = Some(child);
+                    None
+                }
+                Err(e) => {
+                    error!("cannot start {}: {e}", self.name());
+                    Some(Event::Exited(Exit::SpawnFailed))
+                }
+            },
+            Action::Kill => {
+                self.signal_group(Signal::SIGTERM);
+                self.kill_deadline = Some(tokio::time::Instant::now() + KILL_GRACE);
+                None
+            }
+            Action::InstallRoutes => {
+                self.routes(true).await;
+                None
+            }
+            Action::RemoveRoutes => {
+                self.routes(false).await;
+                None
+            }
+            Action::AnnounceUp { link, after } => {
+                info!("{}", up_line(&link, after));
+                None
+            }
+            Action::AnnounceDown { reason, retry_in } => {
+                match &self.spec.kind {
+                    Kind::Tunnel { .. } => info!("{}", down_line(&reason, retry_in)),
+                    Kind::Daemon { name } => warn!(
+                        "{name} ended: {}; restart in {:.1} s",
+                        daemon_reason(&reason),
+                        retry_in as f64 / 1000.0
+                    ),
+                }
+                None
+            }
+        }
+    }
+
+    fn spawn(&self) -> std::io::Result<Child> {
+        let Some((prog, args)) = self.spec.argv.split_first() else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "empty command line",
+            ));
+        };
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            // Its own group: one killpg reaches pppd, its sh and dbclient.
+            .process_group(0)
+            .kill_on_drop(false);
+        if self.spec.quiet {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        cmd.spawn()
+    }
+
+    fn signal_group(&self, sig: Signal) {
+        if let Some(pid) = self.child.as_ref().and_then(Child::id) {
+            let _ = killpg(Pid::from_raw(pid as i32), sig);
+        }
+    }
+
+    /// After the leader exited: nothing of its group may outlive it (a
+    /// dbclient whose pppd died would otherwise hold the session open).
+    fn sweep_group(&self, pid: Option<u32>) {
+        if let Some(pid) = pid {
+            // ESRCH (nothing left) is the usual, good outcome.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+
+    async fn routes(&self, install: bool) {
+        let Kind::Tunnel { routes } = &self.spec.kind else {
+            return;
+        };
+        install_routes(self.nl.as_ref(), routes, install).await;
+    }
+}
+
+/// Installs (or removes) `routes`, logging each failure; used for the
+/// office's tunnel and the concentrator's peers alike.
+pub async fn install_routes(nl: Option<&Netlink>, routes: &[RoutePlan], install: bool) {
+    let Some(nl) = nl else {
+        if !routes.is_empty() {
+            error!("no netlink: tunnel routes not changed");
+        }
+        return;
+    };
+    for r in routes {
+        let route = route_of(r);
+        let done = if install {
+            nl.add_route(&route).await
+        } else {
+            nl.del_route(&route).await
+        };
+        match done {
+            Ok(_) if install => info!(
+                "route {} dev {} installed",
+                r.dst,
+                r.dev.as_deref().unwrap_or("-")
+            ),
+            Ok(_) => info!("route {} removed", r.dst),
+            Err(e) => error!("{e}"),
+        }
+    }
+}
+
+/// The console line when the tunnel comes up (without the `outpostd: ` prefix).
+pub fn up_line(link: &LinkInfo, after: Millis) -> String {
+    format!(
+        "tunnel up ({} {} -> {}) after {:.1} s",
+        link.ifname,
+        link.local,
+        link.remote,
+        after as f64 / 1000.0
+    )
+}
+
+/// The console line when the tunnel goes down (without the prefix).
+pub fn down_line(reason: &str, retry_in: Millis) -> String {
+    format!(
+        "tunnel down: {reason}; retry in {:.1} s",
+        retry_in as f64 / 1000.0
+    )
+}
+
+/// pppd's exit reasons name pppd; a server's exit is said plainly.
+fn daemon_reason(reason: &str) -> String {
+    reason.replacen("pppd ", "", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_lines_are_exact() {
+        let link = LinkInfo {
+            ifname: "vpn0".into(),
+            local: "10.254.0.2".parse().unwrap(),
+            remote: "10.254.0.1".parse().unwrap(),
+        };
+        assert_eq!(
+            format!("outpostd: {}", up_line(&link, 4_250)),
+            "outpostd: tunnel up (vpn0 10.254.0.2 -> 10.254.0.1) after 4.2 s"
+        );
+        assert_eq!(
+            format!(
+                "outpostd: {}",
+                down_line("peer not responding (LCP echo)", 1_830)
+            ),
+            "outpostd: tunnel down: peer not responding (LCP echo); retry in 1.8 s"
+        );
+    }
+}

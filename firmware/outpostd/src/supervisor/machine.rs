@@ -1,0 +1,583 @@
+//! The tunnel supervisor's decisions, as a pure state machine: which state
+//! the tunnel is in (Idle, Starting, Up, Backoff), what each event (child
+//! spawned or exited, link up or down from pppd's hooks, a timer, reset,
+//! stop) changes, and what the edge must do about it. Time is passed in as
+//! milliseconds and randomness as a number, so tests drive it with a fake
+//! clock; the edge (`supervisor.rs`) only spawns, kills, installs routes
+//! and prints.
+
+use std::net::Ipv4Addr;
+
+/// Milliseconds on some monotonic clock.
+pub type Millis = u64;
+
+/// How restarts are paced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The delay before the first retry after a failure.
+    pub initial: Millis,
+    /// The delay never exceeds this.
+    pub max: Millis,
+    /// A link that stayed up at least this long counts as healthy: the
+    /// next retry starts from `initial` again.
+    pub stable: Millis,
+    /// The delay is drawn from `[base * (100 - jitter_percent) / 100, base]`
+    /// so that many offices cut off together do not return in lockstep.
+    pub jitter_percent: u8,
+}
+
+impl Policy {
+    /// What a router uses: retry after about 1 s, doubling up to a minute;
+    /// 30 s up resets the count.
+    pub const DEFAULT: Policy = Policy {
+        initial: 1_000,
+        max: 60_000,
+        stable: 30_000,
+        jitter_percent: 25,
+    };
+
+    /// The un-jittered delay after `failures` consecutive failures
+    /// (`failures` >= 1): `initial * 2^(failures-1)`, capped at `max`.
+    pub fn base_delay(&self, failures: u32) -> Millis {
+        let shift = failures.saturating_sub(1).min(32);
+        self.initial
+            .checked_shl(shift)
+            .map_or(self.max, |d| d.min(self.max))
+            .max(self.initial.min(self.max))
+    }
+
+    /// The delay after `failures` failures, with jitter drawn from `random`.
+    pub fn delay(&self, failures: u32, random: u32) -> Millis {
+        let base = self.base_delay(failures);
+        let spread = base * u64::from(self.jitter_percent.min(100)) / 100;
+        base - spread + u64::from(random) % (spread + 1)
+    }
+}
+
+/// What pppd reported when the link came up (from its ip-up hook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// The ppp interface, e.g. `vpn0`.
+    pub ifname: String,
+    /// Our address on the link.
+    pub local: Ipv4Addr,
+    /// The peer's address.
+    pub remote: Ipv4Addr,
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal ended it.
+    Signal(i32),
+    /// It could not be started at all.
+    SpawnFailed,
+}
+
+impl Exit {
+    /// Why pppd ended, in words (its exit codes are documented in pppd(8)).
+    pub fn reason(self) -> String {
+        let text = match self {
+            Exit::Code(0) => "pppd exited",
+            Exit::Code(1) => "pppd: fatal error",
+            Exit::Code(2) => "pppd: bad options",
+            Exit::Code(3) => "pppd: not setuid root",
+            Exit::Code(4) => "pppd: no PPP support in the kernel",
+            Exit::Code(5) => "pppd stopped by a signal",
+            Exit::Code(8) | Exit::Code(9) => "ssh (pty command) failed",
+            Exit::Code(10) => "PPP negotiation failed",
+            Exit::Code(11) | Exit::Code(19) => "PPP authentication failed",
+            Exit::Code(15) => "peer not responding (LCP echo)",
+            Exit::Code(16) => "ssh connection closed",
+            Exit::Code(17) => "loopback detected",
+            Exit::Code(c) => return format!("pppd exited with status {c}"),
+            Exit::Signal(s) => return format!("pppd killed by signal {s}"),
+            Exit::SpawnFailed => "cannot start pppd",
+        };
+        text.to_string()
+    }
+}
+
+/// Something that happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Begin supervising.
+    Start,
+    /// pppd's ip-up hook: the link is up with these addresses.
+    LinkUp(LinkInfo),
+    /// pppd's ip-down hook: the link went down (pppd may still run).
+    LinkDown,
+    /// The child is gone (already reaped by the edge).
+    Exited(Exit),
+    /// The deadline from [`Machine::deadline`] passed.
+    Timer,
+    /// Restart the tunnel now (SIGHUP, `outpostd reset`).
+    Reset,
+    /// Stop supervising: kill, remove routes, stay idle.
+    Stop,
+}
+
+/// Where the tunnel stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Not supervising (before start, after stop).
+    Idle,
+    /// pppd is running, the link is not up (yet, or any more).
+    Starting {
+        /// When this pppd was started.
+        since: Millis,
+    },
+    /// The link is up and its routes are installed.
+    Up {
+        /// When it came up.
+        since: Millis,
+        /// The addresses pppd reported.
+        link: LinkInfo,
+    },
+    /// Waiting before the next attempt.
+    Backoff {
+        /// When to try again.
+        until: Millis,
+    },
+}
+
+/// What the edge must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start pppd (in a process group of its own).
+    Spawn,
+    /// Signal pppd's process group; an [`Event::Exited`] follows.
+    Kill,
+    /// Install the link routes.
+    InstallRoutes,
+    /// Remove the link routes.
+    RemoveRoutes,
+    /// Tell the console the tunnel is up; `after` ms since the supervisor
+    /// began trying (boot, or the moment the tunnel went down).
+    AnnounceUp {
+        /// The link's addresses.
+        link: LinkInfo,
+        /// How long it took.
+        after: Millis,
+    },
+    /// Tell the console the tunnel is down and when it is retried.
+    AnnounceDown {
+        /// Why.
+        reason: String,
+        /// In how many ms the next attempt starts.
+        retry_in: Millis,
+    },
+}
+
+/// What to do once the running child has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterExit {
+    /// Count a failure and back off.
+    Backoff,
+    /// Spawn again at once (reset).
+    Restart,
+    /// Stay idle (stop).
+    Idle,
+}
+
+/// The supervisor's memory.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    policy: Policy,
+    state: State,
+    child: bool,
+    after_exit: AfterExit,
+    failures: u32,
+    trying_since: Millis,
+    last_down: Option<String>,
+    restarts: u64,
+}
+
+impl Machine {
+    /// An idle machine with `policy`.
+    pub fn new(policy: Policy) -> Machine {
+        Machine {
+            policy,
+            state: State::Idle,
+            child: false,
+            after_exit: AfterExit::Backoff,
+            failures: 0,
+            trying_since: 0,
+            last_down: None,
+            restarts: 0,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Whether a child is running (spawned and not yet seen to exit).
+    pub fn child_running(&self) -> bool {
+        self.child
+    }
+
+    /// Consecutive failures since the link was last up for long enough.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// How many times pppd was started.
+    pub fn starts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The reason the tunnel last went down, if it did.
+    pub fn last_down(&self) -> Option<&str> {
+        self.last_down.as_deref()
+    }
+
+    /// When the edge must deliver [`Event::Timer`], if at all.
+    pub fn deadline(&self) -> Option<Millis> {
+        match self.state {
+            State::Backoff { until } => Some(until),
+            _ => None,
+        }
+    }
+
+    fn spawn(&mut self, now: Millis, out: &mut Vec<Action>) {
+        self.child = true;
+        self.after_exit = AfterExit::Backoff;
+        self.restarts += 1;
+        self.state = State::Starting { since: now };
+        out.push(Action::Spawn);
+    }
+
+    /// Feeds one event at time `now`; `random` is fresh randomness for
+    /// jitter. Returns what the edge must do, in order.
+    pub fn on(&mut self, now: Millis, event: Event, random: u32) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Start => {
+                if self.state == State::Idle && !self.child {
+                    self.trying_since = now;
+                    self.spawn(now, &mut out);
+                }
+            }
+            Event::LinkUp(link) => {
+                if let State::Starting { .. } = self.state {
+                    out.push(Action::InstallRoutes);
+                    out.push(Action::AnnounceUp {
+                        link: link.clone(),
+                        after: now.saturating_sub(self.trying_since),
+                    });
+                    self.state = State::Up { since: now, link };
+                }
+            }
+            Event::LinkDown => {
+                if let State::Up { since, .. } = self.state {
+                    out.push(Action::RemoveRoutes);
+                    self.note_up_period(now, since);
+                    self.trying_since = now;
+                    self.state = State::Starting { since: now };
+                }
+            }
+            Event::Exited(exit) => {
+                if !self.child {
+                    return out;
+                }
+                self.child = false;
+                if let State::Up { since, .. } = self.state {
+                    out.push(Action::RemoveRoutes);
+                    self.note_up_period(now, since);
+                    self.trying_since = now;
+                }
+                match self.after_exit {
+                    AfterExit::Idle => self.state = State::Idle,
+                    AfterExit::Restart => self.spawn(now, &mut out),
+                    AfterExit::Backoff => {
+                        self.failures = self.failures.saturating_add(1);
+                        let retry_in = self.policy.delay(self.failures, random);
+                        let reason = exit.reason();
+                        self.last_down = Some(reason.clone());
+                        out.push(Action::AnnounceDown { reason, retry_in });
+                        self.state = State::Backoff {
+                            until: now.saturating_add(retry_in),
+                        };
+                    }
+                }
+            }
+            Event::Timer => {
+                if let State::Backoff { until } = self.state {
+                    if now >= until && !self.child {
+                        self.spawn(now, &mut out);
+                    }
+                }
+            }
+            Event::Reset => {
+                self.failures = 0;
+                self.last_down = Some("reset".into());
+                if self.child {
+                    if let State::Up { since, .. } = self.state {
+                        out.push(Action::RemoveRoutes);
+                        self.note_up_period(now, since);
+                        self.state = State::Starting { since: now };
+                    }
+                    self.trying_since = now;
+                    self.after_exit = AfterExit::Restart;
+                    out.push(Action::Kill);
+                } else {
+                    self.trying_since = now;
+                    self.spawn(now, &mut out);
+                }
+            }
+            Event::Stop => {
+                if let State::Up { .. } = self.state {
+                    out.push(Action::RemoveRoutes);
+                }
+                if self.child {
+                    self.after_exit = AfterExit::Idle;
+                    out.push(Action::Kill);
+                    self.state = State::Starting { since: now };
+                } else {
+                    self.state = State::Idle;
+                }
+            }
+        }
+        out
+    }
+
+    /// A link that stayed up long enough wipes the failure count.
+    fn note_up_period(&mut self, now: Millis, since: Millis) {
+        if now.saturating_sub(since) >= self.policy.stable {
+            self.failures = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link() -> LinkInfo {
+        LinkInfo {
+            ifname: "vpn0".into(),
+            local: Ipv4Addr::new(10, 254, 0, 2),
+            remote: Ipv4Addr::new(10, 254, 0, 1),
+        }
+    }
+
+    const P: Policy = Policy::DEFAULT;
+
+    #[test]
+    fn base_delay_doubles_and_caps() {
+        let got: Vec<Millis> = (1..=9).map(|f| P.base_delay(f)).collect();
+        assert_eq!(
+            got,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        assert_eq!(P.base_delay(u32::MAX), 60_000);
+        assert_eq!(P.base_delay(64), 60_000);
+    }
+
+    #[test]
+    fn jitter_stays_within_its_bounds_and_varies() {
+        for failures in 1..40 {
+            let base = P.base_delay(failures);
+            let mut seen = std::collections::BTreeSet::new();
+            for r in (0..10_000u32).map(|i| i.wrapping_mul(2_654_435_761)) {
+                let d = P.delay(failures, r);
+                assert!(d <= base && d >= base * 3 / 4, "{failures}: {d} vs {base}");
+                seen.insert(d);
+            }
+            assert!(seen.len() > 10, "jitter does not vary: {seen:?}");
+        }
+        let exact = Policy {
+            jitter_percent: 0,
+            ..P
+        };
+        assert_eq!(exact.delay(3, 12345), 4_000);
+    }
+
+    #[test]
+    fn a_good_run_starts_comes_up_and_installs_routes() {
+        let mut m = Machine::new(P);
+        assert_eq!(m.on(0, Event::Start, 0), [Action::Spawn]);
+        assert_eq!(m.state(), &State::Starting { since: 0 });
+        assert_eq!(
+            m.on(4_200, Event::LinkUp(link()), 0),
+            [
+                Action::InstallRoutes,
+                Action::AnnounceUp {
+                    link: link(),
+                    after: 4_200
+                }
+            ]
+        );
+        assert!(matches!(m.state(), State::Up { since: 4_200, .. }));
+        assert_eq!(m.deadline(), None);
+    }
+
+    #[test]
+    fn exits_back_off_exponentially_until_the_cap() {
+        let exact = Policy {
+            jitter_percent: 0,
+            ..P
+        };
+        let mut m = Machine::new(exact);
+        let mut now = 0;
+        m.on(now, Event::Start, 0);
+        let mut delays = Vec::new();
+        for _ in 0..9 {
+            now += 100;
+            let acts = m.on(now, Event::Exited(Exit::Code(16)), 7);
+            let Some(Action::AnnounceDown { retry_in, reason }) = acts.first() else {
+                panic!("{acts:?}")
+            };
+            assert_eq!(reason, "ssh connection closed");
+            delays.push(*retry_in);
+            assert_eq!(m.deadline(), Some(now + retry_in));
+            // Early timers do nothing.
+            assert_eq!(m.on(now + retry_in - 1, Event::Timer, 0), []);
+            now += retry_in;
+            assert_eq!(m.on(now, Event::Timer, 0), [Action::Spawn]);
+        }
+        assert_eq!(
+            delays,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000, 60_000]
+        );
+        assert_eq!(m.starts(), 10);
+    }
+
+    #[test]
+    fn a_stable_period_resets_the_backoff_but_a_short_one_does_not() {
+        let exact = Policy {
+            jitter_percent: 0,
+            ..P
+        };
+        let mut m = Machine::new(exact);
+        m.on(0, Event::Start, 0);
+        for i in 0..4 {
+            m.on(10 + i, Event::Exited(Exit::Code(15)), 0);
+            let until = m.deadline().unwrap();
+            m.on(until, Event::Timer, 0);
+        }
+        assert_eq!(m.failures(), 4);
+        let t = 200_000;
+        m.on(t, Event::LinkUp(link()), 0);
+        // Up briefly: still counts as failing.
+        let acts = m.on(t + 5_000, Event::Exited(Exit::Code(15)), 0);
+        assert_eq!(acts[0], Action::RemoveRoutes);
+        assert_eq!(
+            acts[1],
+            Action::AnnounceDown {
+                reason: "peer not responding (LCP echo)".into(),
+                retry_in: 16_000
+            }
+        );
+        let until = m.deadline().unwrap();
+        m.on(until, Event::Timer, 0);
+        m.on(until + 10, Event::LinkUp(link()), 0);
+        // Up for the stable period: the next retry is quick again.
+        let later = until + 10 + P.stable;
+        assert_eq!(m.on(later, Event::LinkDown, 0), [Action::RemoveRoutes]);
+        let acts = m.on(later + 50, Event::Exited(Exit::Code(15)), 0);
+        assert_eq!(
+            acts,
+            [Action::AnnounceDown {
+                reason: "peer not responding (LCP echo)".into(),
+                retry_in: 1_000
+            }]
+        );
+    }
+
+    #[test]
+    fn up_after_is_measured_from_when_the_tunnel_went_down() {
+        let mut m = Machine::new(P);
+        m.on(1_000, Event::Start, 0);
+        m.on(2_000, Event::LinkUp(link()), 0);
+        m.on(50_000, Event::Exited(Exit::Code(16)), 0);
+        let until = m.deadline().unwrap();
+        m.on(until, Event::Timer, 0);
+        let acts = m.on(until + 700, Event::LinkUp(link()), 0);
+        assert_eq!(
+            acts[1],
+            Action::AnnounceUp {
+                link: link(),
+                after: until + 700 - 50_000
+            }
+        );
+    }
+
+    #[test]
+    fn reset_kills_and_restarts_at_once_without_backoff() {
+        let mut m = Machine::new(P);
+        m.on(0, Event::Start, 0);
+        m.on(10, Event::LinkUp(link()), 0);
+        assert_eq!(
+            m.on(20, Event::Reset, 0),
+            [Action::RemoveRoutes, Action::Kill]
+        );
+        assert_eq!(
+            m.on(30, Event::Exited(Exit::Signal(15)), 0),
+            [Action::Spawn]
+        );
+        assert_eq!(m.failures(), 0);
+        // Reset while backing off spawns at once.
+        m.on(40, Event::Exited(Exit::Code(16)), 0);
+        assert!(m.deadline().is_some());
+        assert_eq!(m.on(50, Event::Reset, 0), [Action::Spawn]);
+        assert_eq!(m.deadline(), None);
+    }
+
+    #[test]
+    fn stop_kills_removes_routes_and_stays_idle() {
+        let mut m = Machine::new(P);
+        m.on(0, Event::Start, 0);
+        m.on(10, Event::LinkUp(link()), 0);
+        assert_eq!(
+            m.on(20, Event::Stop, 0),
+            [Action::RemoveRoutes, Action::Kill]
+        );
+        assert!(m.child_running());
+        assert_eq!(m.on(30, Event::Exited(Exit::Signal(15)), 0), []);
+        assert_eq!(m.state(), &State::Idle);
+        assert!(!m.child_running());
+        assert_eq!(m.on(40, Event::Timer, 0), []);
+        // Stop while backing off: nothing to kill.
+        let mut m = Machine::new(P);
+        m.on(0, Event::Start, 0);
+        m.on(1, Event::Exited(Exit::SpawnFailed), 0);
+        assert_eq!(m.on(2, Event::Stop, 0), []);
+        assert_eq!(m.state(), &State::Idle);
+        assert_eq!(m.deadline(), None);
+    }
+
+    #[test]
+    fn stray_events_change_nothing() {
+        let mut m = Machine::new(P);
+        assert_eq!(m.on(0, Event::LinkUp(link()), 0), []);
+        assert_eq!(m.on(0, Event::LinkDown, 0), []);
+        assert_eq!(m.on(0, Event::Exited(Exit::Code(1)), 0), []);
+        assert_eq!(m.on(0, Event::Timer, 0), []);
+        assert_eq!(m.state(), &State::Idle);
+        m.on(0, Event::Start, 0);
+        assert_eq!(
+            m.on(1, Event::Start, 0),
+            [],
+            "a second start spawns nothing"
+        );
+        assert_eq!(m.on(2, Event::LinkDown, 0), []);
+    }
+
+    #[test]
+    fn link_down_then_exit_removes_routes_once_and_backs_off() {
+        let mut m = Machine::new(P);
+        m.on(0, Event::Start, 0);
+        m.on(10, Event::LinkUp(link()), 0);
+        assert_eq!(m.on(20, Event::LinkDown, 0), [Action::RemoveRoutes]);
+        let acts = m.on(30, Event::Exited(Exit::Code(15)), 0);
+        assert!(
+            matches!(acts.as_slice(), [Action::AnnounceDown { .. }]),
+            "{acts:?}"
+        );
+    }
+}
