@@ -18,6 +18,7 @@ pub mod logger;
 pub mod medium;
 pub mod mounts;
 pub mod netlink;
+pub mod nftables;
 pub mod save;
 pub mod supervisor;
 pub mod system;
