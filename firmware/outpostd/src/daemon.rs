@@ -17,7 +17,9 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use crate::apply::apply_plan;
 use crate::check::{self, Loaded};
 use crate::control::{Reply, Request};
+use crate::hooks::HookMessage;
 use crate::netlink::Netlink;
+use crate::supervisor::roles::Roles;
 use crate::{logger, mounts, system};
 
 /// How long a control client may take to send its request line; a client
@@ -51,9 +53,14 @@ impl Signals {
 
 struct Agent {
     nl: Option<Netlink>,
+    roles: Roles,
+    socket: PathBuf,
     config: PathBuf,
     state: State,
     loaded: Option<Loaded>,
+    /// The ruleset outpostd last loaded into the kernel (still in force
+    /// when a later load was refused).
+    firewall: Option<outpost_core::ruleset::Ruleset>,
 }
 
 /// Runs the agent until SIGTERM; the exit code is for init's benefit only.
@@ -111,6 +118,8 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
             Err(e) => warn!("{e}"),
         }
     }
+    // Before anything that needs randomness (dbclient, dropbear).
+    crate::entropy::at_boot(&crate::entropy::default_spots());
     let nl = match Netlink::connect() {
         Ok(nl) => Some(nl),
         Err(e) => {
@@ -139,6 +148,9 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
         config: config.to_path_buf(),
         state: State::Safe,
         loaded: None,
+        roles: Roles::default(),
+        socket: socket.to_path_buf(),
+        firewall: None,
     };
     // The outcome is on the console already; the socket's `reset` needs it returned.
     let _ = agent.apply().await;
@@ -162,6 +174,7 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
             },
         }
     }
+    agent.roles.stop().await;
     if control.is_some() {
         let _ = std::fs::remove_file(socket);
     }
@@ -215,6 +228,10 @@ impl Agent {
             return Err(vec!["no netlink socket: interfaces left as they are".into()]);
         };
         let applied = apply_plan(nl, &loaded.plan).await;
+        // Forwarding goes on only inside this, once the rules are in force.
+        if crate::nftables::apply_firewall(&loaded.plan).is_ok() {
+            self.firewall = Some(loaded.plan.ruleset.clone());
+        }
         let summary = applied.summary();
         match self.state {
             State::Safe => {
@@ -226,6 +243,7 @@ impl Agent {
             State::Running => info!("re-applied, nothing changed: {summary}"),
         }
         self.state = State::Running;
+        self.roles.apply(&loaded.plan, &self.socket).await;
         self.loaded = Some(loaded);
         Ok(summary)
     }
@@ -239,6 +257,12 @@ impl Agent {
             tokio::time::timeout(REQUEST_DEADLINE, BufReader::new(read).read_line(&mut line)).await;
         let reply = match (root, got) {
             (false, _) => Reply::error(vec!["outpostd answers root only".into()]),
+            (true, Ok(Ok(_))) if HookMessage::parse(&line).is_some() => {
+                let Some(m) = HookMessage::parse(&line) else {
+                    return;
+                };
+                self.roles.hook(m).await
+            }
             (true, Ok(Ok(_))) => match Request::from_word(&line) {
                 Some(r) => self.answer(r).await,
                 None => Reply::error(vec![format!("unknown request `{}`", line.trim())]),
@@ -269,10 +293,10 @@ impl Agent {
                 }
             }
             Request::Status => Reply::ok(self.status().await),
-            Request::Rules => Reply::error(vec![
-                "this outpostd does not load a firewall yet (the nf_tables edge is still to come)"
-                    .into(),
-            ]),
+            Request::Rules => match crate::nftables::rules_report(self.firewall.as_ref()) {
+                Ok(lines) => Reply::ok(lines),
+                Err(lines) => Reply::error(lines),
+            },
         }
     }
 
@@ -295,7 +319,7 @@ impl Agent {
                 out.push(self.interface_line(&i.device).await);
             }
         }
-        out.push("tunnel: not supervised by this version".into());
+        out.extend(self.roles.status_lines());
         let errors: Vec<String> = logger::recent()
             .into_iter()
             .filter(|l| l.starts_with("outpostd: error:"))

@@ -8,12 +8,14 @@
 //! router has no `nft`.
 
 mod encode;
+mod firewall;
 mod readback;
 mod socket;
 mod wire;
 
 use outpost_core::ruleset::Ruleset;
 
+pub use firewall::{apply_firewall, rules_report};
 pub use readback::{ChainView, TableView};
 
 /// Why the firewall could not be loaded or read.

@@ -205,11 +205,31 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
         ok && reset.starts_with("applied: hostname lan-host"),
         "{reset}"
     );
+    // The firewall outpostd loaded, as nft text, and the kernel agrees.
     let (ok, rules) = agent.ask("rules");
+    assert!(ok, "{rules}");
+    assert!(rules.contains("table inet outpost {"), "{rules}");
     assert!(
-        !ok,
-        "rules claims success before a firewall exists: {rules}"
+        rules.contains("kernel: matches what outpostd loaded"),
+        "{rules}"
     );
+    let listed = agent.run_inside(&["nft", "list", "table", "inet", "outpost"]);
+    assert!(
+        listed.contains("type filter hook input priority filter;"),
+        "{listed}"
+    );
+    // A host does not forward, firewall or not.
+    assert_eq!(
+        agent
+            .run_inside(&["cat", "/proc/sys/net/ipv4/ip_forward"])
+            .trim(),
+        "0"
+    );
+    // Someone changes the rules behind outpostd's back: `rules` says so.
+    agent.run_inside(&["nft", "add", "rule", "inet", "outpost", "input", "accept"]);
+    let (ok, rules) = agent.ask("rules");
+    assert!(!ok, "drift not reported: {rules}");
+    assert!(rules.contains("kernel: DIFFERS"), "{rules}");
     // Anyone but root is turned away.
     let nobody = Command::new(env!("CARGO_BIN_EXE_outpostd"))
         .arg("--socket")
