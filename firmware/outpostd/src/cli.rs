@@ -31,6 +31,14 @@ pub enum Command {
         /// The file to check.
         file: PathBuf,
     },
+    /// pppd's ip-up/ip-down hook (not in the help: pppd calls it, through
+    /// the scripts outpostd writes): tell the agent the link changed.
+    PppHook {
+        /// `up|down IFNAME TTY SPEED LOCAL REMOTE [IPPARAM]`.
+        args: Vec<String>,
+        /// The agent's control socket.
+        socket: PathBuf,
+    },
     /// Print the version.
     Version,
     /// Print the help.
@@ -110,6 +118,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
             }
             word if request.is_none() && Request::from_word(word).is_some() => {
                 request = Request::from_word(word);
+            }
+            "ppp-hook" => {
+                return Ok(Command::PppHook {
+                    args: args.collect(),
+                    socket,
+                });
             }
             "check-config" => {
                 let file = args.next().ok_or(UsageError::MissingFile)?;
@@ -199,6 +213,38 @@ mod tests {
             p(&["status", "log"]),
             Err(UsageError::Unexpected(_))
         ));
+    }
+
+    #[test]
+    fn ppp_hook_takes_the_rest_of_the_line() {
+        assert_eq!(
+            p(&[
+                "--socket",
+                "/s",
+                "ppp-hook",
+                "up",
+                "vpn0",
+                "/dev/pts/0",
+                "0",
+                "1.2.3.4",
+                "1.2.3.5",
+                "tunnel"
+            ]),
+            Ok(Command::PppHook {
+                args: [
+                    "up",
+                    "vpn0",
+                    "/dev/pts/0",
+                    "0",
+                    "1.2.3.4",
+                    "1.2.3.5",
+                    "tunnel"
+                ]
+                .map(String::from)
+                .to_vec(),
+                socket: "/s".into()
+            })
+        );
     }
 
     #[test]

@@ -219,20 +219,34 @@ pub fn at_boot(spots: &[SeedSpot]) {
         info!("entropy: random pool was already ready");
         return;
     }
-    // A credited seed makes the pool ready at once; without one, say how
-    // long the wait was so the cost is visible on the console.
-    let deadline = Duration::from_secs(60);
-    while !pool_ready() {
-        if t0.elapsed() > deadline {
-            warn!("entropy: random pool still not ready after 60 s");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if pool_ready() {
+        info!(
+            "entropy: random pool ready after {:.2} s",
+            t0.elapsed().as_secs_f64()
+        );
+        return;
     }
-    info!(
-        "entropy: random pool ready after {:.2} s",
-        t0.elapsed().as_secs_f64()
-    );
+    // Without a seed the pool fills by itself; the boot must not wait for
+    // it, but the console should say how long it took.
+    let spawned = std::thread::Builder::new()
+        .name("entropy".into())
+        .spawn(move || {
+            let deadline = Duration::from_secs(120);
+            while !pool_ready() {
+                if t0.elapsed() > deadline {
+                    warn!("entropy: random pool still not ready after 120 s");
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            info!(
+                "entropy: random pool ready after {:.2} s",
+                t0.elapsed().as_secs_f64()
+            );
+        });
+    if let Err(e) = spawned {
+        warn!("entropy: cannot watch the random pool: {e}");
+    }
 }
 
 #[cfg(test)]

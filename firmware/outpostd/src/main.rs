@@ -28,6 +28,22 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Ok(Command::PppHook { args, socket }) => {
+            let sent = outpostd::hooks::HookMessage::from_args(&args)
+                .map_err(|e| e.to_string())
+                .and_then(|m| outpostd::hooks::notify(&socket, &m).map_err(|e| e.to_string()));
+            match sent {
+                Ok(reply) if reply.ok => ExitCode::SUCCESS,
+                Ok(reply) => {
+                    eprintln!("outpostd: ppp-hook: {}", reply.lines.join("; "));
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("outpostd: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Ok(Command::CheckConfig { file }) => outpostd::check::check_config(&file),
         Ok(Command::Version) => {
             println!("outpostd {}", env!("CARGO_PKG_VERSION"));

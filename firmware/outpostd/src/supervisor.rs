@@ -8,6 +8,7 @@
 //! `outpostd: tunnel down: REASON; retry in N.N s`.
 
 pub mod machine;
+pub mod roles;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

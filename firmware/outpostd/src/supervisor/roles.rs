@@ -1,0 +1,184 @@
+//! What the agent runs for its role once a config is applied: on an office
+//! the supervised tunnel (known_hosts pinned, hooks written, pppd started),
+//! on a concentrator the peer accounts, a supervised dropbear and the
+//! peers' link routes. A re-apply (SIGHUP, `outpostd reset`) with the same
+//! plan restarts the tunnel; a changed plan replaces it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use log::{error, info, warn};
+use outpost_core::plan::{ConcentratorPlan, OfficePlan, Plan, OFFICE_IPPARAM};
+
+use crate::concentrator::{self, Peers};
+use crate::control::Reply;
+use crate::hooks::{self, HookMessage};
+use crate::netlink::Netlink;
+use crate::supervisor::machine::{Event, LinkInfo, Policy};
+use crate::supervisor::{Kind, Spec, Supervisor};
+
+/// The role's running parts.
+#[derive(Default)]
+pub struct Roles {
+    tunnel: Option<(OfficePlan, Supervisor)>,
+    dropbear: Option<(ConcentratorPlan, Supervisor)>,
+    peers: Option<Peers>,
+    nl: Option<Netlink>,
+}
+
+/// Writes the pinned host key where dbclient reads it (`$HOME/.ssh`, 0700;
+/// the file 0600).
+pub fn write_known_hosts(office: &OfficePlan) -> std::io::Result<()> {
+    let path = Path::new(&office.known_hosts_path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    std::fs::write(path, &office.known_hosts)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+}
+
+impl Roles {
+    fn netlink(&mut self) -> Option<Netlink> {
+        match Netlink::connect() {
+            Ok(nl) => Some(nl),
+            Err(e) => {
+                error!("{e}; tunnel routes cannot be installed");
+                None
+            }
+        }
+    }
+
+    /// Starts, restarts or replaces what `plan` asks for; `socket` is where
+    /// pppd's hooks call back.
+    pub async fn apply(&mut self, plan: &Plan, socket: &Path) {
+        if plan.office.is_some() || plan.concentrator.is_some() {
+            let exe = std::env::current_exe().unwrap_or_else(|_| "/sbin/outpostd".into());
+            if let Err(e) = hooks::install(&exe, socket) {
+                error!("writing pppd's hook scripts: {e}");
+            }
+        }
+        self.apply_office(plan.office.as_ref()).await;
+        self.apply_concentrator(plan.concentrator.as_ref()).await;
+    }
+
+    async fn apply_office(&mut self, office: Option<&OfficePlan>) {
+        match (&self.tunnel, office) {
+            (Some((running, sup)), Some(want)) if running == want => {
+                info!("restarting the tunnel");
+                sup.send(Event::Reset);
+                return;
+            }
+            (None, None) => return,
+            _ => {}
+        }
+        if let Some((_, sup)) = self.tunnel.take() {
+            sup.stop().await;
+        }
+        let Some(office) = office else { return };
+        if let Err(e) = write_known_hosts(office) {
+            error!("writing {}: {e}", office.known_hosts_path);
+        }
+        let nl = self.netlink();
+        let spec = Spec {
+            argv: office.pppd_argv.clone(),
+            kind: Kind::Tunnel {
+                routes: office.link_routes.clone(),
+            },
+            policy: Policy::DEFAULT,
+            quiet: false,
+        };
+        info!("starting the tunnel ({})", office.ifname);
+        self.tunnel = Some((office.clone(), Supervisor::start(spec, nl)));
+    }
+
+    async fn apply_concentrator(&mut self, c: Option<&ConcentratorPlan>) {
+        if let (Some((running, _)), Some(want)) = (&self.dropbear, c) {
+            if running == want {
+                return;
+            }
+        }
+        if let Some((_, sup)) = self.dropbear.take() {
+            sup.stop().await;
+        }
+        if let Some(mut peers) = self.peers.take() {
+            peers.teardown(self.nl.as_ref()).await;
+        }
+        let Some(c) = c else { return };
+        match concentrator::write_accounts(c, Path::new("/")) {
+            Ok(()) => info!("{} peer account(s) written", c.peers.len()),
+            Err(e) => error!("peer accounts: {e}"),
+        }
+        if self.nl.is_none() {
+            self.nl = self.netlink();
+        }
+        self.peers = Some(Peers::new(c));
+        let spec = Spec {
+            argv: c.dropbear_argv.clone(),
+            kind: Kind::Daemon {
+                name: "dropbear".into(),
+            },
+            policy: Policy::DEFAULT,
+            quiet: false,
+        };
+        info!("starting dropbear");
+        self.dropbear = Some((c.clone(), Supervisor::start(spec, None)));
+    }
+
+    /// Handles one pppd hook call.
+    pub async fn hook(&mut self, msg: HookMessage) -> Reply {
+        if msg.ipparam == OFFICE_IPPARAM {
+            if let Some((_, sup)) = &self.tunnel {
+                sup.send(if msg.up {
+                    Event::LinkUp(LinkInfo {
+                        ifname: msg.ifname,
+                        local: msg.local,
+                        remote: msg.remote,
+                    })
+                } else {
+                    Event::LinkDown
+                });
+                return Reply::ok(vec![]);
+            }
+        }
+        if let Some(peers) = &mut self.peers {
+            if peers.hook(self.nl.as_ref(), &msg).await {
+                return Reply::ok(vec![]);
+            }
+        }
+        warn!(
+            "pppd hook for unknown link {} ({})",
+            msg.ifname, msg.ipparam
+        );
+        Reply::error(vec![format!("no tunnel or peer `{}`", msg.ipparam)])
+    }
+
+    /// `outpostd status` lines.
+    pub fn status_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.tunnel.as_ref().and_then(|(_, s)| s.status()) {
+            Some(s) => out.push(format!("tunnel: {}", s.line())),
+            None => out.push("tunnel: none".into()),
+        }
+        if let Some(s) = self.dropbear.as_ref().and_then(|(_, s)| s.status()) {
+            out.push(format!("dropbear: {}", s.line()));
+        }
+        if let Some(p) = &self.peers {
+            out.extend(p.status_lines());
+        }
+        out
+    }
+
+    /// Stops everything: children killed and reaped, routes removed.
+    pub async fn stop(&mut self) {
+        if let Some((_, sup)) = self.tunnel.take() {
+            sup.stop().await;
+        }
+        if let Some((_, sup)) = self.dropbear.take() {
+            sup.stop().await;
+        }
+        if let Some(mut peers) = self.peers.take() {
+            peers.teardown(self.nl.as_ref()).await;
+        }
+    }
+}
