@@ -146,6 +146,11 @@ impl Supervisor {
         }
     }
 
+    /// A sender for events, for a hook listener that outlives a borrow.
+    pub fn events(&self) -> mpsc::UnboundedSender<Event> {
+        self.tx.clone()
+    }
+
     /// The current status.
     pub fn status(&self) -> Option<Status> {
         self.status.lock().ok().map(|s| s.clone())
