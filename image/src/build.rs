@@ -134,6 +134,13 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
         progress(&format!("pppd ({cpu})"));
         let ppp = pppd::build(&cache, cpu)?;
         initramfs::add_program(&mut archive, "usr/sbin/pppd", &ppp, &[])?;
+        if role == Role::Concentrator {
+            // Setuid root: dropbear runs the forced `pppd call PEER` as the
+            // peer's account, and pppd needs root for /dev/ppp and routes.
+            let data = fs::read(&ppp)
+                .map_err(|e| BuildError::io(format!("reading {}", ppp.display()), e))?;
+            initramfs::replace(&mut archive, "usr/sbin/pppd", file(data, 0o4755))?;
+        }
         components.push(sized("pppd", &ppp, true)?);
         progress(&format!("dropbear {} ({cpu})", programs.join(" ")));
         let db = dropbear::build(&cache, cpu, programs)?;
