@@ -11,6 +11,8 @@ use mkoutpost::build::{self, BuildOptions, BuildReport};
 use mkoutpost::cpu::Cpu;
 use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
 
+pub mod site;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -28,9 +30,16 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 /// Builds `config` for `cpu` into `target/e2e/<name>-<cpu>/` and returns the report.
 pub fn build_image(config: &Path, cpu: Cpu) -> Result<BuildReport> {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+    let stem = config
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("image");
     let out = repo().join("target/e2e").join(format!("{stem}-{cpu}"));
-    let opts = BuildOptions { config: config.to_path_buf(), out_dir: out, cpu };
+    let opts = BuildOptions {
+        config: config.to_path_buf(),
+        out_dir: out,
+        cpu,
+    };
     build::build(&opts, &mut |step| eprintln!("build {stem} {cpu}: {step}"))
         .with_context(|| format!("building {} for {cpu}", config.display()))
 }

@@ -1,0 +1,458 @@
+//! Issue 6: the whole example site in QEMU, checked on the guests themselves.
+//! The site boots once (five guests on two cores are slow) and one test runs
+//! every check in order, printing a line per check and the measured times:
+//! tunnel up by itself, both-way reachability and a 1 MB transfer, no tunnel
+//! for internet traffic, the concentrator's drops, refused logins, then the
+//! four faults, each followed by recovery checks. Times are printed, never asserted.
+
+use std::time::{Duration, Instant};
+
+use mkoutpost::cpu::Cpu;
+use outpost_qemu::Machine;
+use outpost_tests::site::{
+    mark, ping_until, wait_after, Site, CONCENTRATOR, INTERNET_HOST, LAN_HOST, OFFICE, PEER_DOWN,
+    PRIVATE_HOST, TUNNEL_DOWN,
+};
+use outpost_tests::{workdir, CMD_TIMEOUT};
+
+const LAN_IP: &str = "192.168.1.10";
+const PRIVATE_IP: &str = "10.0.0.10";
+const INTERNET_IP: &str = "172.16.0.100";
+const OFFICE_WAN_IP: &str = "172.16.0.2";
+/// A TCP transfer of 1 MB through the ssh tunnel under TCG: a bound on failure.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn ok(m: &Machine, cmd: &str) -> String {
+    m.run_ok(cmd, CMD_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn check(name: &str, t: Instant) {
+    eprintln!("site: ok   {name} ({:.1} s)", t.elapsed().as_secs_f64());
+}
+
+/// ICMP echo requests the guest has received so far (its kernel's own count).
+fn in_echos(m: &Machine) -> u64 {
+    let out = ok(m, "grep '^Icmp:' /proc/net/snmp");
+    let mut lines = out.lines();
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        panic!("{}: unexpected /proc/net/snmp:\n{out}", m.name())
+    };
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "InEchos")
+        .expect("InEchos column");
+    values
+        .split_whitespace()
+        .nth(at)
+        .and_then(|v| v.parse().ok())
+        .expect("InEchos value")
+}
+
+/// Both ways through the tunnel, retried while routes settle.
+fn both_ways(site: &Site) {
+    let lan = site.machine(LAN_HOST).unwrap();
+    let private = site.machine(PRIVATE_HOST).unwrap();
+    ping_until(lan, PRIVATE_IP, 30).unwrap();
+    ping_until(private, LAN_IP, 30).unwrap();
+}
+
+/// Transfers 1 MB of random data from `from` to `to` (listening on `port`)
+/// with busybox nc and compares the sha256 on both sides.
+fn transfer(from: &Machine, to: &Machine, to_ip: &str, port: u16) {
+    ok(
+        from,
+        "dd if=/dev/urandom of=/tmp/data bs=1k count=1024 2>/dev/null",
+    );
+    let sent = ok(from, "sha256sum < /tmp/data");
+    // `sleep |` keeps the listener's stdin open, so it never half-closes
+    // the connection before the sender is done.
+    ok(to, &format!("rm -f /tmp/sum; (sleep 900 | nc -l -p {port} | sha256sum > /tmp/sum.part && mv /tmp/sum.part /tmp/sum) >/dev/null 2>&1 &"));
+    wait_listening(to, port);
+    from.run_ok(&format!("nc {to_ip} {port} < /tmp/data"), TRANSFER_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = to
+        .run_ok(
+            "while [ ! -e /tmp/sum ]; do sleep 1; done; cat /tmp/sum",
+            TRANSFER_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Ends the `sleep` that fed the listener.
+    let _ = to.run("pkill -f 'sleep 900'", CMD_TIMEOUT);
+    assert_eq!(
+        sent.trim(),
+        got.trim(),
+        "1 MB from {} to {} arrived changed",
+        from.name(),
+        to.name()
+    );
+}
+
+/// Waits until `m` listens on TCP `port` (the listener must be bound
+/// before the sender connects).
+fn wait_listening(m: &Machine, port: u16) {
+    for _ in 0..30 {
+        if ok(m, "netstat -ltn").contains(&format!(":{port} ")) {
+            return;
+        }
+        ok(m, "sleep 1");
+    }
+    panic!("{}: nothing listens on {port}", m.name());
+}
+
+/// No zombies, exactly one pppd on each router, exactly one route to the
+/// other side and it goes through the tunnel. A zombie may exist for an
+/// instant between a child's exit and its reaping: only one that stays counts.
+fn clean_state(site: &Site) {
+    for name in [OFFICE, CONCENTRATOR] {
+        let m = site.machine(name).unwrap();
+        let mut zombies = String::new();
+        for _ in 0..5 {
+            zombies = ok(m, "ps | awk '$4 ~ /^Z/'");
+            if zombies.trim().is_empty() {
+                break;
+            }
+            ok(m, "sleep 2");
+        }
+        assert!(
+            zombies.trim().is_empty(),
+            "{name}: zombies stay:\n{zombies}\n{}",
+            ok(m, "ps")
+        );
+        let pppd = ok(m, "pidof pppd || true");
+        assert_eq!(
+            pppd.split_whitespace().count(),
+            1,
+            "{name}: pppd processes: {pppd:?}\n{}",
+            ok(m, "ps")
+        );
+    }
+    let office = ok(site.machine(OFFICE).unwrap(), "ip route");
+    let to_private: Vec<&str> = office
+        .lines()
+        .filter(|l| l.starts_with("10.0.0.0/24"))
+        .collect();
+    assert!(
+        to_private.len() == 1 && to_private[0].contains("dev vpn0"),
+        "office: routes to 10.0.0.0/24 should be one, through vpn0:\n{office}"
+    );
+    let head = ok(site.machine(CONCENTRATOR).unwrap(), "ip route");
+    let to_lan: Vec<&str> = head
+        .lines()
+        .filter(|l| l.starts_with("192.168.1.0/24"))
+        .collect();
+    assert!(
+        to_lan.len() == 1 && to_lan[0].contains("dev vpn-office1"),
+        "concentrator: routes to 192.168.1.0/24 should be one, through vpn-office1:\n{head}"
+    );
+}
+
+/// After a fault: the tunnel is back by itself (console lines after the
+/// marks), both ways reach, the state is clean. Prints the recovery time.
+fn recovered(site: &Site, fault: &str, since: Instant, office_from: usize, head_from: usize) {
+    let line = site
+        .wait_tunnel(office_from, head_from)
+        .unwrap_or_else(|e| panic!("{fault}: {e:#}"));
+    let up = since.elapsed();
+    both_ways(site);
+    eprintln!(
+        "site: time {fault}: tunnel back {:.1} s, both ways reachable {:.1} s after the fault ({})",
+        up.as_secs_f64(),
+        since.elapsed().as_secs_f64(),
+        line.trim()
+    );
+    clean_state(site);
+    check(
+        &format!("{fault}: recovered, no zombies, one pppd, no stale routes"),
+        since,
+    );
+}
+
+#[test]
+fn whole_site() {
+    let t0 = Instant::now();
+    let work = workdir("site").unwrap();
+    let mut site = Site::boot(&work, Cpu::I486).expect("site boots");
+    eprintln!(
+        "site: time images {:.1} s, all five guests ready {:.1} s after start",
+        site.build_time.as_secs_f64(),
+        site.ready_time.as_secs_f64()
+    );
+
+    // The tunnel comes up by itself.
+    let t = Instant::now();
+    let line = site.wait_tunnel(0, 0).expect("tunnel comes up by itself");
+    eprintln!(
+        "site: time boot-to-tunnel {:.1} s from QEMU start ({})",
+        site.started.elapsed().as_secs_f64(),
+        line.trim()
+    );
+    check("tunnel up by itself", t);
+
+    let office = site.machine(OFFICE).unwrap();
+    let head = site.machine(CONCENTRATOR).unwrap();
+    let lan = site.machine(LAN_HOST).unwrap();
+    let private = site.machine(PRIVATE_HOST).unwrap();
+    let internet = site.machine(INTERNET_HOST).unwrap();
+
+    let t = Instant::now();
+    both_ways(&site);
+    check("lan-host <-> private-host ping both ways", t);
+    clean_state(&site);
+
+    let t = Instant::now();
+    transfer(lan, private, PRIVATE_IP, 5001);
+    check("1 MB lan-host -> private-host, sha256 matches", t);
+    let t = Instant::now();
+    transfer(private, lan, LAN_IP, 5002);
+    check("1 MB private-host -> lan-host, sha256 matches", t);
+
+    // Internet traffic leaves by the WAN, masqueraded: the internet host
+    // sees the office's WAN address as the peer, and the office routes it by eth1.
+    let t = Instant::now();
+    let route = ok(office, &format!("ip route get {INTERNET_IP}"));
+    assert!(
+        route.contains("dev eth1") && !route.contains("vpn0"),
+        "office routes {INTERNET_IP}: {route}"
+    );
+    ping_until(lan, INTERNET_IP, 5).unwrap();
+    ok(
+        internet,
+        "(sleep 60 | nc -l -p 5003 >/dev/null) >/dev/null 2>&1 &",
+    );
+    wait_listening(internet, 5003);
+    ok(
+        lan,
+        &format!("(sleep 30 | nc {INTERNET_IP} 5003) >/dev/null 2>&1 &"),
+    );
+    let mut conns = String::new();
+    for _ in 0..20 {
+        conns = ok(
+            internet,
+            "netstat -tn | grep ':5003 ' | grep ESTABLISHED || true",
+        );
+        if !conns.trim().is_empty() {
+            break;
+        }
+        ok(internet, "sleep 1");
+    }
+    assert!(
+        conns.contains(&format!(" {OFFICE_WAN_IP}:")) && !conns.contains(LAN_IP),
+        "internet-host should see the office's WAN address as the peer:\n{conns}"
+    );
+    let _ = lan.run("pkill -f 'sleep 30'", CMD_TIMEOUT);
+    let _ = internet.run("pkill -f 'sleep 60'", CMD_TIMEOUT);
+    check(
+        "office LAN -> internet leaves by the WAN, masqueraded (peer seen as 172.16.0.2)",
+        t,
+    );
+
+    // The concentrator drops VPN -> non-private destinations. The office's
+    // tunnel address reaches the private host through vpn0 (so the probe
+    // does enter the tunnel) but not the internet host.
+    let t = Instant::now();
+    let before = in_echos(private);
+    ok(office, &format!("ping -c 2 -W 3 -I vpn0 {PRIVATE_IP}"));
+    assert!(
+        in_echos(private) >= before + 2,
+        "the -I vpn0 probe did not cross the tunnel"
+    );
+    let before = in_echos(internet);
+    let out = office
+        .run(
+            &format!("ping -c 3 -W 2 -I vpn0 {INTERNET_IP}"),
+            CMD_TIMEOUT,
+        )
+        .unwrap();
+    assert_ne!(out.status, 0, "VPN -> internet answered:\n{}", out.stdout);
+    assert_eq!(
+        in_echos(internet),
+        before,
+        "VPN -> internet-host was forwarded by the concentrator"
+    );
+    check("concentrator drops VPN -> non-private destinations", t);
+
+    // Internet -> private network and -> office LAN, sent to the concentrator.
+    let t = Instant::now();
+    ok(
+        internet,
+        "ip route add 10.0.0.0/24 via 172.16.0.1 && ip route add 192.168.1.0/24 via 172.16.0.1",
+    );
+    let before = in_echos(private);
+    let out = internet
+        .run(&format!("ping -c 3 -W 2 {PRIVATE_IP}"), CMD_TIMEOUT)
+        .unwrap();
+    assert_ne!(
+        out.status, 0,
+        "internet -> private answered:\n{}",
+        out.stdout
+    );
+    assert_eq!(
+        in_echos(private),
+        before,
+        "internet -> private-host was forwarded"
+    );
+    let before = in_echos(lan);
+    let out = internet
+        .run(&format!("ping -c 3 -W 2 {LAN_IP}"), CMD_TIMEOUT)
+        .unwrap();
+    assert_ne!(
+        out.status, 0,
+        "internet -> office LAN answered:\n{}",
+        out.stdout
+    );
+    assert_eq!(
+        in_echos(lan),
+        before,
+        "internet -> lan-host was forwarded by the concentrator"
+    );
+    ok(
+        internet,
+        "ip route del 10.0.0.0/24 && ip route del 192.168.1.0/24",
+    );
+    // And straight at the office router's WAN side: its own policy.
+    ok(
+        internet,
+        &format!("ip route add 192.168.1.0/24 via {OFFICE_WAN_IP}"),
+    );
+    let before = in_echos(lan);
+    let _ = internet
+        .run(&format!("ping -c 3 -W 2 {LAN_IP}"), CMD_TIMEOUT)
+        .unwrap();
+    assert_eq!(
+        in_echos(lan),
+        before,
+        "internet -> lan-host was forwarded by the office"
+    );
+    ok(internet, "ip route del 192.168.1.0/24");
+    check("internet -> private network and -> office LAN dropped", t);
+
+    // Password logins: dropbear offers none, so a client without the
+    // account's key is refused outright (a password prompt would hang until `timeout`).
+    let t = Instant::now();
+    for user in ["root", "office1"] {
+        let out = office
+            .run(
+                &format!("HOME=/run/outpost/ssh timeout 60 dbclient -T {user}@172.16.0.1 true </dev/null 2>&1"),
+                Duration::from_secs(90),
+            )
+            .unwrap();
+        assert_ne!(
+            out.status, 0,
+            "{user} logged in without a key:\n{}",
+            out.stdout
+        );
+        assert!(
+            out.stdout.contains("No auth methods could be used")
+                && !out.stdout.to_lowercase().contains("password:"),
+            "{user}: expected a refusal without a password prompt:\n{}",
+            out.stdout
+        );
+    }
+    assert_ne!(
+        internet
+            .run("which dbclient ssh", CMD_TIMEOUT)
+            .unwrap()
+            .status,
+        0
+    );
+    check(
+        "password logins refused (no password method offered); internet host has no client or key",
+        t,
+    );
+
+    // The VPN account runs its pppd whatever it asks for: PPP frames
+    // (0x7e 0xff 0x7d 0x23 = "~.}#" once unprintables are dots), never a shell.
+    let t = Instant::now();
+    let key = ok(
+        office,
+        "ps w | sed -n 's/.*dbclient -T -i \\([^ ]*\\) .*/\\1/p' | head -n 1",
+    );
+    assert!(
+        !key.trim().is_empty(),
+        "no dbclient -i in office's ps:\n{}",
+        ok(office, "ps w")
+    );
+    let out = office
+        .run(
+            &format!(
+                "HOME=/run/outpost/ssh timeout 20 dbclient -T -i {} office1@172.16.0.1 /bin/sh -c id </dev/null 2>&1 | tr -c '[:print:]\\n' '.' | head -c 600",
+                key.trim()
+            ),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    assert!(
+        !out.stdout.contains("uid="),
+        "the VPN account ran a shell command:\n{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("~.}#"),
+        "no PPP frames from the forced pppd:\n{}",
+        out.stdout
+    );
+    // That extra pppd ends with its session; the real tunnel is untouched.
+    let mut clean = false;
+    for _ in 0..30 {
+        if ok(head, "pidof pppd || true").split_whitespace().count() == 1 {
+            clean = true;
+            break;
+        }
+        ok(head, "sleep 2");
+    }
+    assert!(
+        clean,
+        "the forced pppd outlived its session:\n{}",
+        ok(head, "ps")
+    );
+    ping_until(lan, PRIVATE_IP, 10).unwrap();
+    check(
+        "VPN account gets no shell: `/bin/sh -c id` ran the forced pppd",
+        t,
+    );
+
+    // Fault 1: dbclient killed on the office.
+    let (o, h) = (mark(office), mark(head));
+    let t = Instant::now();
+    ok(office, "killall dbclient");
+    wait_after(office, o, TUNNEL_DOWN, Duration::from_secs(60)).unwrap();
+    recovered(&site, "dbclient killed on the office", t, o, h);
+
+    // Fault 2: pppd killed on the concentrator.
+    let (o, h) = (mark(office), mark(head));
+    let t = Instant::now();
+    ok(head, "killall pppd");
+    wait_after(head, h, PEER_DOWN, Duration::from_secs(60)).unwrap();
+    recovered(&site, "pppd killed on the concentrator", t, o, h);
+
+    // Fault 3: the office's WAN cable pulled for 30 s (QEMU set_link).
+    let (o, h) = (mark(office), mark(head));
+    let t = Instant::now();
+    office.set_link("eth1", false).unwrap();
+    wait_after(office, o, TUNNEL_DOWN, Duration::from_secs(60)).unwrap();
+    std::thread::sleep(Duration::from_secs(30).saturating_sub(t.elapsed()));
+    office.set_link("eth1", true).unwrap();
+    let restored = Instant::now();
+    site.wait_tunnel(o, h).unwrap();
+    eprintln!(
+        "site: time WAN restored -> tunnel up {:.1} s",
+        restored.elapsed().as_secs_f64()
+    );
+    recovered(&site, "WAN cut 30 s", t, o, h);
+
+    // Fault 4: the concentrator power-cycled.
+    let o = mark(site.machine(OFFICE).unwrap());
+    let t = Instant::now();
+    site.restart_concentrator().unwrap();
+    eprintln!(
+        "site: time concentrator ready again {:.1} s after power-cycle",
+        t.elapsed().as_secs_f64()
+    );
+    recovered(&site, "concentrator rebooted", t, o, 0);
+
+    site.shutdown().unwrap();
+    eprintln!(
+        "site: all checks passed in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
