@@ -14,6 +14,7 @@ use crate::cpio::Archive;
 use crate::cpu::Cpu;
 use crate::error::{BuildError, Result};
 use crate::initramfs::{self, file};
+use crate::media::Seed;
 use crate::{agent, busybox, dropbear, kernel, keys, pppd};
 
 /// What to build.
@@ -25,6 +26,11 @@ pub struct BuildOptions {
     pub out_dir: PathBuf,
     /// The CPU baseline.
     pub cpu: Cpu,
+    /// The entropy seed baked into the initramfs (`/etc/outpost/random-seed`).
+    /// Boot media carry their own, refreshed at every boot; this one serves
+    /// the kernel+initramfs pair (PXE, QEMU), which has no medium to write
+    /// back to, so that image credits the same seed at each of its boots.
+    pub seed: Seed,
 }
 
 /// One component's size, for the report.
@@ -53,6 +59,10 @@ pub struct BuildReport {
     /// Per component sizes, kernel first, initramfs total last.
     pub components: Vec<Component>,
 }
+
+/// Where the initramfs carries its entropy seed (outpostd's fallback when
+/// no boot medium holds one).
+pub const SEED_PATH: &str = "etc/outpost/random-seed";
 
 /// Name of the file in the output directory that tells `mkoutpost run` how
 /// to boot it.
@@ -150,6 +160,7 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
     }
 
     add_config(&mut archive, &opts.config, &config, &base)?;
+    initramfs::replace(&mut archive, SEED_PATH, file(opts.seed.bytes()?, 0o600))?;
 
     fs::create_dir_all(&opts.out_dir)
         .map_err(|e| BuildError::io(format!("creating {}", opts.out_dir.display()), e))?;

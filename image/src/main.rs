@@ -141,10 +141,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             seed,
         } => {
+            let seed = seed.map_or(Seed::Random, Seed::File);
             let opts = BuildOptions {
                 config,
                 out_dir: out,
                 cpu,
+                seed: seed.clone(),
             };
             let report = build::build(&opts, &mut |step| eprintln!("mkoutpost: {step}"))?;
             print!("{}", build::size_table(&report));
@@ -155,7 +157,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 report.cpu,
                 report.config.system.hostname
             );
-            let seed = seed.map_or(Seed::Random, Seed::File);
             if let Some(m) = media::for_build(&opts, &report, format, seed)? {
                 println!("{}", m.report_line());
             }

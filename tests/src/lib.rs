@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use mkoutpost::build::{self, BuildOptions, BuildReport};
 use mkoutpost::cpu::Cpu;
+use mkoutpost::media::Seed;
 use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
 
 pub mod site;
@@ -39,6 +40,7 @@ pub fn build_image(config: &Path, cpu: Cpu) -> Result<BuildReport> {
         config: config.to_path_buf(),
         out_dir: out,
         cpu,
+        seed: Seed::Random,
     };
     build::build(&opts, &mut |step| eprintln!("build {stem} {cpu}: {step}"))
         .with_context(|| format!("building {} for {cpu}", config.display()))

@@ -11,7 +11,8 @@ fn boots_with_its_config(cpu: Cpu) {
     let work = workdir(&format!("boot-{cpu}")).unwrap();
     let booted = boot(&report, &format!("office-{cpu}"), 32, &work).expect("QEMU starts");
     let m = &booted.machine;
-    m.wait_for("outpostd: ready", BOOT_TIMEOUT).expect("outpostd reports ready");
+    m.wait_for("outpostd: ready", BOOT_TIMEOUT)
+        .expect("outpostd reports ready");
     // The console shell starts beside outpostd; wait until it answers.
     m.wait_for("# ", CMD_TIMEOUT).expect("console shell prompt");
 
@@ -19,19 +20,48 @@ fn boots_with_its_config(cpu: Cpu) {
     assert_eq!(hostname.trim(), report.config.system.hostname);
 
     for iface in &report.config.interfaces {
-        let want = iface.address.expect("office interfaces are static").to_string();
-        let out = m.run_ok(&format!("ip -4 -o addr show dev {}", iface.device), CMD_TIMEOUT).unwrap();
-        assert!(out.contains(&format!("inet {want}")), "{}: want {want}, guest says:\n{out}", iface.device);
-        let link = m.run_ok(&format!("ip -o link show dev {}", iface.device), CMD_TIMEOUT).unwrap();
-        assert!(link.contains(",UP") || link.contains("<UP"), "{} is not up:\n{link}", iface.device);
+        let want = iface
+            .address
+            .expect("office interfaces are static")
+            .to_string();
+        let out = m
+            .run_ok(
+                &format!("ip -4 -o addr show dev {}", iface.device),
+                CMD_TIMEOUT,
+            )
+            .unwrap();
+        assert!(
+            out.contains(&format!("inet {want}")),
+            "{}: want {want}, guest says:\n{out}",
+            iface.device
+        );
+        let link = m
+            .run_ok(
+                &format!("ip -o link show dev {}", iface.device),
+                CMD_TIMEOUT,
+            )
+            .unwrap();
+        assert!(
+            link.contains(",UP") || link.contains("<UP"),
+            "{} is not up:\n{link}",
+            iface.device
+        );
     }
     // The CPU QEMU emulates is the one the image claims.
-    let cpuinfo = m.run_ok("grep -m1 -E '^(cpu family|model name)' /proc/cpuinfo", CMD_TIMEOUT).unwrap();
+    let cpuinfo = m
+        .run_ok(
+            "grep -m1 -E '^(cpu family|model name)' /proc/cpuinfo",
+            CMD_TIMEOUT,
+        )
+        .unwrap();
     match cpu {
         Cpu::I486 => assert!(cpuinfo.contains(": 4"), "not a 486: {cpuinfo}"),
         Cpu::I586 => assert!(cpuinfo.contains(": 5"), "not a Pentium: {cpuinfo}"),
     }
-    booted.machine.shutdown(CMD_TIMEOUT).expect("clean shutdown");
+    booted
+        .machine
+        .shutdown(CMD_TIMEOUT)
+        .expect("clean shutdown");
 }
 
 #[test]

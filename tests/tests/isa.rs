@@ -18,7 +18,11 @@ fn run(cpu: Cpu, bin: &Path, argv0: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("qemu-i386 is installed by make deps");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success(),
         "{argv0} {args:?} under qemu-i386 -cpu {} failed ({}):\n{text}",
@@ -29,11 +33,21 @@ fn run(cpu: Cpu, bin: &Path, argv0: &str, args: &[&str]) -> String {
 }
 
 fn assert_static_elf32(bin: &Path) {
-    let out = Command::new("file").arg("-L").arg(bin).output().expect("file is installed");
+    let out = Command::new("file")
+        .arg("-L")
+        .arg(bin)
+        .output()
+        .expect("file is installed");
     let desc = String::from_utf8_lossy(&out.stdout);
     assert!(desc.contains("ELF 32-bit LSB"), "{desc}");
-    assert!(desc.contains("Intel 80386") || desc.contains("Intel i386"), "{desc}");
-    assert!(desc.contains("statically linked") || desc.contains("static-pie linked"), "{desc}");
+    assert!(
+        desc.contains("Intel 80386") || desc.contains("Intel i386"),
+        "{desc}"
+    );
+    assert!(
+        desc.contains("statically linked") || desc.contains("static-pie linked"),
+        "{desc}"
+    );
 }
 
 fn every_binary_runs_on(cpu: Cpu) {
@@ -42,7 +56,12 @@ fn every_binary_runs_on(cpu: Cpu) {
     let bb = busybox::build(&cache, cpu).unwrap();
     assert_static_elf32(&bb);
     assert_eq!(run(cpu, &bb, "echo", &["ok"]).trim(), "ok");
-    let sh = run(cpu, &bb, "sh", &["-c", "x=$((6*7)); echo $x; sleep 1; echo slept"]);
+    let sh = run(
+        cpu,
+        &bb,
+        "sh",
+        &["-c", "x=$((6*7)); echo $x; sleep 1; echo slept"],
+    );
     assert_eq!(sh.lines().collect::<Vec<_>>(), ["42", "slept"]);
     assert!(run(cpu, &bb, "awk", &["BEGIN { printf \"%d\\n\", 2^10 }"]).contains("1024"));
 
@@ -50,19 +69,32 @@ fn every_binary_runs_on(cpu: Cpu) {
     assert_static_elf32(&od);
     assert!(run(cpu, &od, "outpostd", &["--version"]).contains("outpostd"));
     let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site/lan-host.toml");
-    let check = run(cpu, &od, "outpostd", &["check-config", cfg.to_str().unwrap()]);
+    let check = run(
+        cpu,
+        &od,
+        "outpostd",
+        &["check-config", cfg.to_str().unwrap()],
+    );
     assert!(check.contains("ok"), "{check}");
 
     let ppp = pppd::build(&cache, cpu).unwrap();
     assert_static_elf32(&ppp);
     assert!(run(cpu, &ppp, "pppd", &["--version"]).contains("2.4.9"));
 
-    for programs in [&["dbclient", "dropbearkey"][..], &["dropbear", "dbclient", "dropbearkey"][..]] {
+    for programs in [
+        &["dbclient", "dropbearkey"][..],
+        &["dropbear", "dbclient", "dropbearkey"][..],
+    ] {
         let db = dropbear::build(&cache, cpu, programs).unwrap();
         assert_static_elf32(&db);
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
-        let made = run(cpu, &db, "dropbearkey", &["-t", "ed25519", "-f", key.to_str().unwrap()]);
+        let made = run(
+            cpu,
+            &db,
+            "dropbearkey",
+            &["-t", "ed25519", "-f", key.to_str().unwrap()],
+        );
         assert!(made.contains("ssh-ed25519 "), "{made}");
         let help = Command::new("qemu-i386")
             .args(["-cpu", cpu.qemu_cpu(), "-0", "dbclient"])
@@ -71,7 +103,10 @@ fn every_binary_runs_on(cpu: Cpu) {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&help.stderr);
-        assert!(text.contains("Dropbear SSH client"), "dbclient -h said: {text}");
+        assert!(
+            text.contains("Dropbear SSH client"),
+            "dbclient -h said: {text}"
+        );
     }
 }
 

@@ -25,9 +25,13 @@ fn build_into(out: &str) -> (BuildOptions, BuildReport) {
     let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // SAFETY of the shared environment: every test sets the same value.
     std::env::set_var("SOURCE_DATE_EPOCH", EPOCH);
+    let out_dir = repo().join("target/e2e").join(out);
+    std::fs::create_dir_all(&out_dir).unwrap();
+    // A fixed seed for the initramfs too, so two builds compare whole.
     let opts = BuildOptions {
         config: example("site/office.toml"),
-        out_dir: repo().join("target/e2e").join(out),
+        seed: Seed::File(fixed_seed(&out_dir)),
+        out_dir,
         cpu: Cpu::I486,
     };
     let report = build::build(&opts, &mut |s| eprintln!("build {out}: {s}")).expect("image builds");

@@ -118,6 +118,10 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
             Err(e) => warn!("{e}"),
         }
     }
+    // The boot medium (if any) first: it holds the config in force and the
+    // entropy seed.
+    let selected = crate::medium::select_config(config);
+    let config = selected.as_path();
     // Before anything that needs randomness (dbclient, dropbear).
     crate::entropy::at_boot(&crate::entropy::default_spots());
     let nl = match Netlink::connect() {

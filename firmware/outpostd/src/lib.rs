@@ -8,11 +8,12 @@
 pub mod apply;
 pub mod check;
 pub mod cli;
-pub mod control;
 pub mod concentrator;
+pub mod control;
 pub mod daemon;
 pub mod entropy;
 pub mod hooks;
+pub mod ifreq;
 pub mod log_ring;
 pub mod logger;
 pub mod medium;

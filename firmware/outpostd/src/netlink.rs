@@ -9,7 +9,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use futures_util::TryStreamExt;
 use outpost_core::net::{Ipv4Cidr, Ipv4Net};
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
@@ -18,6 +17,8 @@ use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 const ENODEV: i32 = 19;
 const EEXIST: i32 = 17;
 const ESRCH: i32 = 3;
+/// `IFF_UP` from <net/if.h>.
+const IFF_UP: u32 = 0x1;
 
 /// Why a netlink operation failed, with the device or object it was about.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,15 @@ pub enum NetlinkError {
     /// The device named in the config does not exist in the kernel.
     #[error("no network device named `{0}` (is its driver in the kernel? `ip link` lists the devices there are)")]
     NoSuchDevice(String),
+    /// A device could not be looked up.
+    #[error("look up link {subject}: {source}")]
+    Ioctl {
+        /// The device.
+        subject: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The kernel refused or failed a request.
     #[error("{action} {subject}: {source}")]
     Request {
@@ -96,23 +106,22 @@ impl Netlink {
         Ok(Netlink { handle })
     }
 
-    /// The kernel's view of the link named `device`.
+    /// The kernel's view of the link named `device` (read with ioctls: see
+    /// [`crate::ifreq`] for why not with `RTM_GETLINK`).
     pub async fn link(&self, device: &str) -> Result<LinkState, NetlinkError> {
-        let found = self
-            .handle
-            .link()
-            .get()
-            .match_name(device.to_string())
-            .execute()
-            .try_next()
-            .await;
-        match found {
-            Ok(Some(msg)) => Ok(link_state(&msg)),
-            Ok(None) => Err(NetlinkError::NoSuchDevice(device.to_string())),
-            Err(e) if errno(&e) == Some(ENODEV) => {
+        match crate::ifreq::info(device) {
+            Ok(i) => Ok(LinkState {
+                index: i.index,
+                up: i.flags & IFF_UP != 0,
+                mtu: Some(i.mtu),
+            }),
+            Err(e) if e.raw_os_error() == Some(ENODEV) => {
                 Err(NetlinkError::NoSuchDevice(device.to_string()))
             }
-            Err(e) => Err(request("look up link", device, e)),
+            Err(e) => Err(NetlinkError::Ioctl {
+                subject: device.to_string(),
+                source: e,
+            }),
         }
     }
 
@@ -266,18 +275,6 @@ fn describe(route: &Route<'_>) -> String {
         s.push_str(&format!(" dev {dev}"));
     }
     s
-}
-
-fn link_state(msg: &LinkMessage) -> LinkState {
-    let mtu = msg.attributes.iter().find_map(|a| match a {
-        LinkAttribute::Mtu(m) => Some(*m),
-        _ => None,
-    });
-    LinkState {
-        index: msg.header.index,
-        up: msg.header.flags.contains(LinkFlags::Up),
-        mtu,
-    }
 }
 
 fn ipv4_of(msg: &AddressMessage) -> Option<Ipv4Cidr> {
