@@ -204,7 +204,9 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
                 .iter()
                 .map(|p| loaded(&p.public_key, &format!("peer {}'s public key", p.name)).cloned())
                 .collect::<Result<Vec<_>, _>>()?;
-            Some(concentrator::concentrator_plan(config, c, &keys, config_dir))
+            Some(concentrator::concentrator_plan(
+                config, c, &keys, config_dir,
+            ))
         }
         _ => None,
     };
