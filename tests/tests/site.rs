@@ -364,7 +364,8 @@ fn whole_site() {
     );
 
     // The VPN account runs its pppd whatever it asks for: PPP frames
-    // (0x7e 0xff 0x7d 0x23 = "~.}#" once unprintables are dots), never a shell.
+    // (0x7e 0xff 0x7d 0x23 = "~.}#" once control and high bytes are dots;
+    // busybox `tr -c` with classes turns everything into dots), never a shell.
     let t = Instant::now();
     let key = ok(
         office,
@@ -378,7 +379,7 @@ fn whole_site() {
     let out = office
         .run(
             &format!(
-                "HOME=/run/outpost/ssh timeout 20 dbclient -T -i {} office1@172.16.0.1 /bin/sh -c id </dev/null 2>&1 | tr -c '[:print:]\\n' '.' | head -c 600",
+                "HOME=/run/outpost/ssh timeout 20 dbclient -T -i {} office1@172.16.0.1 /bin/sh -c id </dev/null 2>&1 | tr '\\000-\\011\\013-\\037\\177-\\377' '.' | head -c 600",
                 key.trim()
             ),
             Duration::from_secs(60),
