@@ -26,6 +26,13 @@ pub enum Command {
         /// The agent's control socket.
         socket: PathBuf,
     },
+    /// Ask the running agent to write a config to the boot medium.
+    Save {
+        /// The file to save and apply; `None`: the config in force.
+        file: Option<PathBuf>,
+        /// The agent's control socket.
+        socket: PathBuf,
+    },
     /// Validate a config file and exit.
     CheckConfig {
         /// The file to check.
@@ -78,12 +85,28 @@ USAGE:
     outpostd reset                  ask it to re-read the config and apply it (as SIGHUP)
     outpostd log                    print its in-RAM log (the last 64 lines)
     outpostd rules                  print the firewall ruleset in force
+    outpostd save [FILE]            write a config to the boot medium (see SAVING)
     outpostd --version              print the version
     outpostd --help                 print this help
 
 OPTIONS:
     -c, --config FILE   the config to apply (default: /etc/outpost.toml)
     -s, --socket PATH   the control socket (default: /run/outpostd.sock; root only)
+
+SAVING:
+    The config in force is the file outpostd loaded at boot: the medium's
+    /boot/outpost.toml, else /boot/outpost.toml.bak, else the one built
+    into the image (/etc/outpost.toml). /boot is mounted read-only; to
+    change the config, edit a copy and save it:
+        cp /boot/outpost.toml /tmp/new.toml && vi /tmp/new.toml
+        outpostd save /tmp/new.toml
+    `save FILE` checks FILE as if it were on the medium (key files are read
+    from /boot), refuses it with file:line:column if it has errors, writes
+    it as /boot/outpost.toml (the previous one kept as outpost.toml.bak;
+    written atomically, /boot read-write only meanwhile) and applies it.
+    `save` alone writes the config in force back (e.g. after a boot that
+    fell back to outpost.toml.bak). A box booted without a medium (-kernel,
+    PXE) has nothing to save to: save says so and exits 1.
 
 SIGNALS (to the running agent):
     SIGHUP    re-read the config and apply it again (changes only what differs)
@@ -124,6 +147,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     args: args.collect(),
                     socket,
                 });
+            }
+            "save" if request.is_none() => {
+                let file = args.next().map(PathBuf::from);
+                if let Some(extra) = args.next() {
+                    return Err(UsageError::Unexpected(extra));
+                }
+                return Ok(Command::Save { file, socket });
             }
             "check-config" => {
                 let file = args.next().ok_or(UsageError::MissingFile)?;
@@ -216,6 +246,28 @@ mod tests {
     }
 
     #[test]
+    fn save_takes_an_optional_file() {
+        assert_eq!(
+            p(&["save"]),
+            Ok(Command::Save {
+                file: None,
+                socket: SOCKET_PATH.into()
+            })
+        );
+        assert_eq!(
+            p(&["-s", "/s", "save", "/tmp/n.toml"]),
+            Ok(Command::Save {
+                file: Some("/tmp/n.toml".into()),
+                socket: "/s".into()
+            })
+        );
+        assert!(matches!(
+            p(&["save", "a", "b"]),
+            Err(UsageError::Unexpected(_))
+        ));
+    }
+
+    #[test]
     fn ppp_hook_takes_the_rest_of_the_line() {
         assert_eq!(
             p(&[
@@ -254,6 +306,7 @@ mod tests {
         }
         for word in [
             "check-config",
+            "outpostd save",
             "--config",
             "--socket",
             "--version",

@@ -1,4 +1,4 @@
-//! The control socket: `outpostd status|check|reset|log|rules` on the console
+//! The control socket: `outpostd status|check|reset|log|rules|save` on the console
 //! talk to the running agent over a unix stream socket that only root can
 //! use (mode 0600, and the peer's uid checked with SO_PEERCRED).
 //!
@@ -126,6 +126,29 @@ pub enum ControlError {
     },
 }
 
+/// The request word of `outpostd save [FILE]`.
+pub const SAVE_WORD: &str = "save";
+
+/// The request line of `outpostd save [FILE]` (`file` absolute: the agent
+/// runs in another directory).
+pub fn save_line(file: Option<&Path>) -> String {
+    match file {
+        Some(f) => format!("{SAVE_WORD} {}", f.display()),
+        None => SAVE_WORD.to_string(),
+    }
+}
+
+/// The file of a save request line: `Some(None)` for a bare `save`,
+/// `Some(Some(file))` with a file, `None` for any other line.
+pub fn parse_save(line: &str) -> Option<Option<std::path::PathBuf>> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line == SAVE_WORD {
+        return Some(None);
+    }
+    let file = line.strip_prefix(SAVE_WORD)?.strip_prefix(' ')?;
+    (!file.is_empty()).then(|| Some(file.into()))
+}
+
 /// Sends `request` to the agent at `path` and waits for its reply.
 pub fn ask(path: &Path, request: Request) -> Result<Reply, ControlError> {
     ask_line(path, request.word())
@@ -159,6 +182,19 @@ mod tests {
         }
         assert_eq!(Request::from_word("status\n"), Some(Request::Status));
         assert_eq!(Request::from_word("shutdown"), None);
+    }
+
+    #[test]
+    fn save_lines_round_trip() {
+        assert_eq!(parse_save(&save_line(None)), Some(None));
+        let f = Path::new("/tmp/new outpost.toml");
+        assert_eq!(
+            parse_save(&format!("{}\n", save_line(Some(f)))),
+            Some(Some(f.into()))
+        );
+        assert_eq!(parse_save("saved"), None);
+        assert_eq!(parse_save("save "), None);
+        assert_eq!(parse_save("status"), None);
     }
 
     #[test]

@@ -61,6 +61,8 @@ struct Agent {
     /// The ruleset outpostd last loaded into the kernel (still in force
     /// when a later load was refused).
     firewall: Option<outpost_core::ruleset::Ruleset>,
+    /// The bytes of the config in force, for `outpostd save`.
+    in_force: Option<Vec<u8>>,
 }
 
 /// Runs the agent until SIGTERM; the exit code is for init's benefit only.
@@ -155,6 +157,7 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
         roles: Roles::default(),
         socket: socket.to_path_buf(),
         firewall: None,
+        in_force: None,
     };
     // The outcome is on the console already; the socket's `reset` needs it returned.
     let _ = agent.apply().await;
@@ -221,6 +224,7 @@ impl Agent {
                 return Err(diagnostics);
             }
         };
+        self.in_force = std::fs::read(&self.config).ok();
         info!(
             "config {}: {} `{}`",
             self.config.display(),
@@ -267,6 +271,9 @@ impl Agent {
                 };
                 self.roles.hook(m).await
             }
+            (true, Ok(Ok(_))) if crate::control::parse_save(&line).is_some() => {
+                self.save(crate::control::parse_save(&line).flatten()).await
+            }
             (true, Ok(Ok(_))) => match Request::from_word(&line) {
                 Some(r) => self.answer(r).await,
                 None => Reply::error(vec![format!("unknown request `{}`", line.trim())]),
@@ -275,6 +282,42 @@ impl Agent {
         };
         // A client that went away needs no answer.
         let _ = write.write_all(reply.encode().as_bytes()).await;
+    }
+
+    /// `outpostd save [FILE]` (crate::save::save_config); a saved FILE is
+    /// applied from the medium at once, so the config in force is the one
+    /// the next boot will load.
+    async fn save(&mut self, file: Option<PathBuf>) -> Reply {
+        let medium = Path::new(crate::medium::MOUNT_POINT);
+        let mounted = mounts::is_mount_point(medium).unwrap_or(false);
+        let mut remount = crate::save::MountPoint {
+            target: medium.to_path_buf(),
+            data: crate::medium::MOUNT_DATA,
+        };
+        let saved = crate::save::save_config(
+            mounted.then_some(medium),
+            file.as_deref(),
+            self.in_force.as_deref(),
+            &mut remount,
+        );
+        let mut lines = match saved {
+            Ok(lines) => lines,
+            Err(lines) => return Reply::error(lines),
+        };
+        for l in &lines {
+            info!("{l}");
+        }
+        if file.is_some() {
+            self.config = medium.join(crate::medium::CONFIG_NAME);
+            match self.apply().await {
+                Ok(summary) => lines.push(format!("applied: {summary}")),
+                Err(d) => {
+                    lines.extend(d);
+                    return Reply::error(lines);
+                }
+            }
+        }
+        Reply::ok(lines)
     }
 
     async fn answer(&mut self, request: Request) -> Reply {

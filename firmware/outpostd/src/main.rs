@@ -28,6 +28,35 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Ok(Command::Save { file, socket }) => {
+            let file = match file
+                .map(|f| std::path::absolute(&f).map_err(|e| (f, e)))
+                .transpose()
+            {
+                Ok(f) => f,
+                Err((f, e)) => {
+                    eprintln!("outpostd: save: {}: {e}", f.display());
+                    return ExitCode::from(1);
+                }
+            };
+            let line = outpostd::control::save_line(file.as_deref());
+            match outpostd::control::ask_line(&socket, &line) {
+                Ok(reply) => {
+                    for l in &reply.lines {
+                        println!("{l}");
+                    }
+                    if reply.ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("outpostd: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Ok(Command::PppHook { args, socket }) => {
             let sent = outpostd::hooks::HookMessage::from_args(&args)
                 .map_err(|e| e.to_string())

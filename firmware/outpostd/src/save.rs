@@ -154,6 +154,73 @@ fn write_steps(dir: &Path, name: &str, data: &[u8], keep_backup: bool) -> Result
     sync_dir(dir)
 }
 
+/// `outpostd save [FILE]`, as the agent runs it; `medium` is `None` when no
+/// boot medium is mounted (it holds the config in
+/// force). Without `file`, writes `in_force` — the bytes of the config the
+/// agent loaded — to the medium's `outpost.toml`; with `file`, first checks
+/// that file as if it sat on the medium (key paths relative to `medium`), so
+/// nothing that would not load at the next boot is ever saved. The previous
+/// `outpost.toml` is kept as `outpost.toml.bak`. Returns the lines to print;
+/// the caller re-applies from the medium when a new file was saved.
+pub fn save_config(
+    medium: Option<&Path>,
+    file: Option<&Path>,
+    in_force: Option<&[u8]>,
+    remount: &mut dyn Remount,
+) -> Result<Vec<String>, Vec<String>> {
+    use crate::medium::{BACKUP_NAME, CONFIG_NAME};
+    let Some(medium) = medium else {
+        return Err(vec![format!(
+            "no boot medium mounted on {}: this box booted without one (kernel + initramfs over PXE or -kernel), so there is nothing to save to; its config is the one built into the image",
+            crate::medium::MOUNT_POINT
+        )]);
+    };
+    let data: Vec<u8> = match file {
+        Some(f) => {
+            let data = fs::read(f).map_err(|e| vec![format!("reading {}: {e}", f.display())])?;
+            check_as_on_medium(f, &data, medium)?;
+            data
+        }
+        None => match in_force {
+            Some(d) => d.to_vec(),
+            None => {
+                return Err(vec![
+                    "no valid config is in force, so there is nothing to save; give the file to save: outpostd save FILE".into(),
+                ])
+            }
+        },
+    };
+    save_file(medium, CONFIG_NAME, &data, true, remount).map_err(|e| vec![e.to_string()])?;
+    let target = medium.join(CONFIG_NAME);
+    Ok(vec![format!(
+        "saved {} bytes to {} (the previous one kept as {}); read-only again",
+        data.len(),
+        target.display(),
+        medium.join(BACKUP_NAME).display()
+    )])
+}
+
+/// Validates `data` (read from `shown`) the way the boot will load it from
+/// the medium: parsed, key files read relative to `medium`, planned.
+fn check_as_on_medium(shown: &Path, data: &[u8], medium: &Path) -> Result<(), Vec<String>> {
+    let name = shown.display().to_string();
+    let text = std::str::from_utf8(data)
+        .map_err(|_| vec![format!("{name}: the file is not valid UTF-8; not saved")])?;
+    let mut config = outpost_core::Config::from_str_named(&name, text)
+        .map_err(|e| vec![e.to_string(), "not saved".to_string()])?;
+    outpost_core::keyfiles::load_key_files(&mut config, medium).map_err(|errs| {
+        let mut v: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        v.push(format!(
+            "not saved (key files are read from {})",
+            medium.display()
+        ));
+        v
+    })?;
+    outpost_core::plan::plan(&config, medium)
+        .map_err(|e| vec![format!("{name}: {e}"), "not saved".into()])?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +309,47 @@ mod tests {
         };
         assert!(save_file(&d, "outpost.toml", b"x", true, &mut r).is_err());
         assert_eq!(r.calls, ["rw"], "nothing written when rw failed");
+    }
+
+    const CONFIG: &str = include_str!("../../../examples/site/office.toml");
+
+    #[test]
+    fn save_config_checks_the_file_as_on_the_medium_and_keeps_the_old() {
+        let d = dir("cfg");
+        fs::write(d.join("outpost.toml"), b"old").unwrap();
+        let mut r = Recorder::default();
+        // In force: written byte for byte.
+        let out = save_config(Some(&d), None, Some(b"in force"), &mut r).unwrap();
+        assert!(out[0].starts_with("saved 8 bytes to"), "{out:?}");
+        assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"in force");
+        assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"old");
+        // A broken file is refused with file:line:column, nothing touched.
+        let bad = d.join("edited.toml");
+        fs::write(&bad, "[system\nhostname = 1\n").unwrap();
+        let e = save_config(Some(&d), Some(&bad), None, &mut r).unwrap_err();
+        assert!(e[0].contains("edited.toml:1:"), "{e:?}");
+        assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"in force");
+        assert_eq!(r.calls, ["rw", "ro"], "no window opened for a refused file");
+        // Nothing in force and no file; no medium at all.
+        assert!(save_config(Some(&d), None, None, &mut r).is_err());
+        let e = save_config(None, None, Some(b"x"), &mut r).unwrap_err();
+        assert!(e[0].contains("no boot medium"), "{e:?}");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn save_config_reads_key_files_from_the_medium() {
+        let d = dir("keys");
+        let f = d.join("candidate.toml");
+        fs::write(&f, CONFIG).unwrap();
+        // The example names key files (keys/…) that are not on this "medium".
+        assert!(CONFIG.contains("keys/office1.ed25519"));
+        let e = save_config(Some(&d), Some(&f), None, &mut Recorder::default()).unwrap_err();
+        assert!(
+            e.last().unwrap().contains("key files are read from"),
+            "{e:?}"
+        );
+        assert!(!d.join("outpost.toml").exists());
+        let _ = fs::remove_dir_all(&d);
     }
 }
