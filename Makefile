@@ -1,5 +1,5 @@
 # Outpost's front door. Two commands on a fresh machine:
-#   make demo   builds the default image and boots it in QEMU
+#   make demo   builds the example site and shows a working tunnel in QEMU
 #   make test   runs every test (unit, golden, ISA, QEMU end-to-end)
 # Both install what they need first (scripts/bootstrap.sh, idempotent).
 
@@ -9,12 +9,13 @@ MKOUTPOST := $(CARGO) run --release -q -p mkoutpost --
 DEMO_CONFIG ?= examples/site/office.toml
 CPU ?= i486
 
-.PHONY: all deps image demo test lint unit bench clean help
+.PHONY: all deps image demo run test lint bench clean help
 
 all: help
 
 help:
-	@echo "make demo    build $(DEMO_CONFIG) for $(CPU) and boot it in QEMU (serial console here; Ctrl-C ends)"
+	@echo "make demo    build the example site (examples/site), boot it in QEMU and narrate: tunnel up, ping, a fault, recovery"
+	@echo "make run     build $(DEMO_CONFIG) for $(CPU) and boot it alone, its serial console on this terminal (Ctrl-C ends)"
 	@echo "make test    install what is needed, then lint + every test"
 	@echo "make image   build the default image into out/"
 	@echo "make deps    install build dependencies only (apt, pip, Debian sources)"
@@ -25,6 +26,9 @@ deps:
 
 image: deps
 	$(MKOUTPOST) build $(DEMO_CONFIG) -o out/demo --cpu $(CPU)
+
+run: image
+	$(MKOUTPOST) run out/demo --memory 32
 
 # The whole example site (examples/site/) in QEMU, narrated; ends with a
 # summary and shuts the guests down (see outpost-demo --help).
