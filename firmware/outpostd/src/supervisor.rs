@@ -317,12 +317,16 @@ impl Edge {
                 info!("{}", up_line(&link, after));
                 None
             }
-            Action::AnnounceDown { reason, retry_in } => {
+            Action::AnnounceDown {
+                reason,
+                exit,
+                retry_in,
+            } => {
                 match &self.spec.kind {
                     Kind::Tunnel { .. } => info!("{}", down_line(&reason, retry_in)),
                     Kind::Daemon { name } => warn!(
                         "{name} ended: {}; restart in {:.1} s",
-                        daemon_reason(&reason),
+                        exit.describe(),
                         retry_in as f64 / 1000.0
                     ),
                 }
@@ -421,10 +425,6 @@ pub fn down_line(reason: &str, retry_in: Millis) -> String {
 }
 
 /// pppd's exit reasons name pppd; a server's exit is said plainly.
-fn daemon_reason(reason: &str) -> String {
-    reason.replacen("pppd ", "", 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,12 +35,15 @@ pub fn concentrator_plan(
         .interface(&c.interface)
         .and_then(|i| i.address)
         .map_or(c.port.to_string(), |a| format!("{}:{}", a.addr, c.port));
-    let dropbear_argv = [
-        "dropbear", "-F", "-E", "-s", "-g", "-j", "-k", "-r", &host_key, "-p", &listen,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    // Only options Outpost's dropbear build accepts: it has no password
+    // authentication and no TCP forwarding compiled in (image/src/dropbear.rs
+    // `localoptions.h`), so `-s -g -j -k` would be rejected as unknown, and
+    // with syslog compiled out it always logs to stderr (no `-E`). `-F`
+    // keeps it in the foreground as outpostd's supervised child.
+    let dropbear_argv = ["dropbear", "-F", "-r", &host_key, "-p", &listen]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     ConcentratorPlan {
         dropbear_argv,
         host_key_path: host_key.clone(),

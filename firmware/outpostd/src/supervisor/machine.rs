@@ -77,6 +77,15 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// How any program ended, in words (for supervised daemons).
+    pub fn describe(self) -> String {
+        match self {
+            Exit::Code(c) => format!("exited with status {c}"),
+            Exit::Signal(s) => format!("killed by signal {s}"),
+            Exit::SpawnFailed => "could not be started".to_string(),
+        }
+    }
+
     /// Why pppd ended, in words (its exit codes are documented in pppd(8)).
     pub fn reason(self) -> String {
         let text = match self {
@@ -164,8 +173,10 @@ pub enum Action {
     },
     /// Tell the console the tunnel is down and when it is retried.
     AnnounceDown {
-        /// Why.
+        /// Why, in pppd's terms (its exit codes).
         reason: String,
+        /// How the child ended, for a supervised program that is not pppd.
+        exit: Exit,
         /// In how many ms the next attempt starts.
         retry_in: Millis,
     },
@@ -298,7 +309,11 @@ impl Machine {
                         let retry_in = self.policy.delay(self.failures, random);
                         let reason = exit.reason();
                         self.last_down = Some(reason.clone());
-                        out.push(Action::AnnounceDown { reason, retry_in });
+                        out.push(Action::AnnounceDown {
+                            reason,
+                            exit,
+                            retry_in,
+                        });
                         self.state = State::Backoff {
                             until: now.saturating_add(retry_in),
                         };
@@ -429,7 +444,10 @@ mod tests {
         for _ in 0..9 {
             now += 100;
             let acts = m.on(now, Event::Exited(Exit::Code(16)), 7);
-            let Some(Action::AnnounceDown { retry_in, reason }) = acts.first() else {
+            let Some(Action::AnnounceDown {
+                retry_in, reason, ..
+            }) = acts.first()
+            else {
                 panic!("{acts:?}")
             };
             assert_eq!(reason, "ssh connection closed");
@@ -470,6 +488,7 @@ mod tests {
             acts[1],
             Action::AnnounceDown {
                 reason: "peer not responding (LCP echo)".into(),
+                exit: Exit::Code(15),
                 retry_in: 16_000
             }
         );
@@ -484,6 +503,7 @@ mod tests {
             acts,
             [Action::AnnounceDown {
                 reason: "peer not responding (LCP echo)".into(),
+                exit: Exit::Code(15),
                 retry_in: 1_000
             }]
         );
