@@ -3,7 +3,11 @@
 //! refused with the shortfall), booted under `-cpu 486 -m 32` from the
 //! medium through SYSLINUX to `outpostd: ready`, the guest reading the
 //! medium back; and two builds with the same inputs, `SOURCE_DATE_EPOCH`
-//! and seed compared byte for byte (initramfs and every medium).
+//! and seed compared byte for byte (initramfs and every medium). The config
+//! on the medium is the one in force: one saved on the guest with
+//! `outpostd save` is in force after a cold restart from the same disk
+//! file, and a broken one falls back to `outpost.toml.bak` with
+//! file:line:column on the console and a working shell.
 
 use std::path::{Path, PathBuf};
 
@@ -124,8 +128,7 @@ fn boots_from(format: Format, device: &str) {
         .run_ok(&format!("wc -c < /mnt/m/{}", media::SEED_FILE), CMD_TIMEOUT)
         .unwrap();
     assert_eq!(seed.trim(), media::SEED_BYTES.to_string());
-    let hostname = m.run_ok("hostname", CMD_TIMEOUT).unwrap();
-    assert_eq!(hostname.trim(), report.config.system.hostname);
+    assert_eq!(guest_hostname(&m), report.config.system.hostname);
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
 }
 
@@ -156,8 +159,7 @@ fn kernel_pair_boots_under_486() {
     m.wait_for("outpostd: ready", BOOT_TIMEOUT)
         .expect("outpostd reports ready");
     m.wait_for("# ", CMD_TIMEOUT).expect("console shell prompt");
-    let hostname = m.run_ok("hostname", CMD_TIMEOUT).unwrap();
-    assert_eq!(hostname.trim(), report.config.system.hostname);
+    assert_eq!(guest_hostname(&m), report.config.system.hostname);
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
 }
 
@@ -208,4 +210,156 @@ fn same_inputs_same_epoch_same_seed_give_identical_bytes() {
         read(&ma.path) != read(&mb.path),
         "two random seeds are the same"
     );
+}
+
+/// A private copy of `format`'s medium, written to by the guest (no snapshot).
+fn writable_medium(format: Format, test: &str) -> (BuildReport, PathBuf, PathBuf) {
+    let (opts, report) = build_into(&format!("media-{format}"));
+    let work = workdir(test).unwrap();
+    let medium = media::for_build(&opts, &report, format, Seed::Random)
+        .expect("medium written")
+        .expect("a medium format");
+    let disk = work.join(format!("{test}.img"));
+    std::fs::copy(&medium.path, &disk).unwrap();
+    (report, work, disk)
+}
+
+/// Boots the disk file itself (changes stay in it) to `outpostd: ready`.
+fn boot_disk(
+    report: &BuildReport,
+    format: Format,
+    disk: &Path,
+    name: &str,
+    work: &Path,
+) -> (Machine, Vec<Hub>) {
+    let spec = MachineSpec::new(name);
+    let spec = match format {
+        Format::Cf => spec.drive(Drive::ide(disk).snapshot(false)).boot("c"),
+        _ => spec.drive(Drive::floppy(disk).snapshot(false)).boot("a"),
+    };
+    let (m, hubs) = start(report, name, work, spec);
+    m.wait_for("outpostd: ready", BOOT_TIMEOUT)
+        .expect("outpostd reports ready");
+    // The shell printed its prompt before outpostd's lines: ask for a new one.
+    m.send_line("").unwrap();
+    m.wait_for("# ", CMD_TIMEOUT).expect("console shell prompt");
+    (m, hubs)
+}
+
+/// `outpostd save FILE` on the guest, then a cold restart from the same disk
+/// file: the saved config (another host name) is the one in force, and the
+/// previous one is the medium's `.bak`.
+fn saved_config_is_in_force_after_restart(format: Format) {
+    let test = format!("saved-{format}");
+    let (report, work, disk) = writable_medium(format, &test);
+    let (m, _hubs) = boot_disk(&report, format, &disk, &format!("{test}-1"), &work);
+    assert!(
+        m.console()
+            .transcript()
+            .contains("config in force: /boot/outpost.toml (the boot medium's config)"),
+        "the medium's config is in force at the first boot"
+    );
+    assert_eq!(guest_hostname(&m), report.config.system.hostname);
+    m.run_ok(
+        "sed 's/^hostname = .*/hostname = \"branch9\"/' /boot/outpost.toml > /tmp/new.toml",
+        CMD_TIMEOUT,
+    )
+    .unwrap();
+    let out = m
+        .run_ok("outpostd save /tmp/new.toml", CMD_TIMEOUT)
+        .unwrap();
+    eprintln!("outpostd save: {out}");
+    assert!(
+        out.contains("saved ") && out.contains("/boot/outpost.toml"),
+        "{out}"
+    );
+    assert_eq!(guest_hostname(&m), "branch9", "applied at once");
+    // Back read-only after the save.
+    let mounts = m
+        .run_ok("grep ' /boot ' /proc/mounts", CMD_TIMEOUT)
+        .unwrap();
+    assert!(mounts.contains(" ro,"), "{mounts}");
+    // A broken file is refused, and the medium keeps the saved one.
+    m.run_ok("echo '[system' > /tmp/bad.toml", CMD_TIMEOUT)
+        .unwrap();
+    let bad = m.run("outpostd save /tmp/bad.toml", CMD_TIMEOUT).unwrap();
+    assert_ne!(bad.status, 0, "{bad:?}");
+    assert!(bad.stdout.contains("/tmp/bad.toml:1:"), "{bad:?}");
+    let mut m = m;
+    m.send_line("reboot -f").unwrap();
+    m.wait_exit(CMD_TIMEOUT)
+        .expect("QEMU ends on the guest's reboot (-no-reboot)");
+    drop(m);
+
+    let (m, _hubs2) = boot_disk(&report, format, &disk, &format!("{test}-2"), &work);
+    let t = m.console().transcript();
+    assert!(
+        t.contains("config in force: /boot/outpost.toml (the boot medium's config)"),
+        "{t}"
+    );
+    assert_eq!(guest_hostname(&m), "branch9");
+    let bak = m
+        .run_ok("grep '^hostname' /boot/outpost.toml.bak", CMD_TIMEOUT)
+        .unwrap();
+    assert!(bak.contains(&report.config.system.hostname), "{bak}");
+    m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
+}
+
+#[test]
+fn floppy2880_saved_config_is_in_force_after_restart() {
+    saved_config_is_in_force_after_restart(Format::Floppy2880);
+}
+
+#[test]
+fn cf_saved_config_is_in_force_after_restart() {
+    saved_config_is_in_force_after_restart(Format::Cf);
+}
+
+/// A syntactically broken `outpost.toml` put on the medium from the host
+/// (mtools): the box boots, says where the error is, runs the `.bak`.
+#[test]
+fn broken_config_on_the_medium_falls_back_to_the_bak() {
+    let format = Format::Floppy2880;
+    let (report, work, disk) = writable_medium(format, "broken");
+    let good = std::fs::read_to_string(example("site/office.toml")).unwrap();
+    let bak = good.replace("hostname = \"office1\"", "hostname = \"lastgood\"");
+    assert_ne!(bak, good);
+    let broken = good.replace("hostname = \"office1\"", "hostname = \"office1");
+    std::fs::write(work.join("outpost.toml"), &broken).unwrap();
+    std::fs::write(work.join("outpost.toml.bak"), &bak).unwrap();
+    for f in ["outpost.toml", "outpost.toml.bak"] {
+        let st = std::process::Command::new("mcopy")
+            .arg("-o")
+            .arg("-i")
+            .arg(&disk)
+            .arg(work.join(f))
+            .arg(format!("::{f}"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "mcopy {f}");
+    }
+    let (m, _hubs) = boot_disk(&report, format, &disk, "broken", &work);
+    let t = m.console().transcript();
+    assert!(t.contains("/boot/outpost.toml not used:"), "{t}");
+    assert!(
+        t.contains("/boot/outpost.toml:5:"),
+        "file:line:column on the console: {t}"
+    );
+    assert!(t.contains("config in force: /boot/outpost.toml.bak"), "{t}");
+    assert_eq!(guest_hostname(&m), "lastgood");
+    let status = m.run_ok("outpostd status", CMD_TIMEOUT).unwrap();
+    assert!(
+        status.contains("config: /boot/outpost.toml.bak"),
+        "{status}"
+    );
+    m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
+}
+
+/// The guest's host name, bracketed so pppd's and outpostd's console
+/// lines (the tunnel retrying on unconnected NICs) cannot run into it.
+fn guest_hostname(m: &Machine) -> String {
+    let out = m.run_ok("echo \"<$(hostname)>\"", CMD_TIMEOUT).unwrap();
+    let start = out.rfind('<').expect("bracketed output") + 1;
+    let end = out[start..].find('>').expect("bracketed output") + start;
+    out[start..end].to_string()
 }
