@@ -101,6 +101,19 @@ fn wait_listening(m: &Machine, port: u16) {
     panic!("{}: nothing listens on {port}", m.name());
 }
 
+/// How many pppd sessions run on `m`: a pppd run with `notty` (the
+/// concentrator's forced command) forks a helper that copies between the ssh
+/// channel and its pty, so only pppds whose parent is not a pppd count.
+fn pppd_sessions(m: &Machine) -> String {
+    ok(
+        m,
+        "n=0; for p in $(pidof pppd); do pp=$(awk '/^PPid:/{print $2}' /proc/$p/status); \
+         [ \"$(cat /proc/$pp/comm 2>/dev/null)\" = pppd ] || n=$((n+1)); done; echo $n",
+    )
+    .trim()
+    .to_string()
+}
+
 /// No zombies, exactly one pppd on each router, exactly one route to the
 /// other side and it goes through the tunnel. A zombie may exist for an
 /// instant between a child's exit and its reaping: only one that stays counts.
@@ -120,17 +133,9 @@ fn clean_state(site: &Site) {
             "{name}: zombies stay:\n{zombies}\n{}",
             ok(m, "ps")
         );
-        // One pppd *session* per router: a pppd run with `notty` (the
-        // concentrator's forced command) forks a helper that copies between
-        // the ssh channel and its pty, so count only pppds whose parent is
-        // not a pppd.
-        let sessions = ok(
-            m,
-            "n=0; for p in $(pidof pppd); do pp=$(awk '/^PPid:/{print $2}' /proc/$p/status); \
-             [ \"$(cat /proc/$pp/comm 2>/dev/null)\" = pppd ] || n=$((n+1)); done; echo $n",
-        );
+        let sessions = pppd_sessions(m);
         assert_eq!(
-            sessions.trim(),
+            sessions,
             "1",
             "{name}: pppd sessions: {sessions:?}\n{}",
             ok(m, "ps")
@@ -370,7 +375,8 @@ fn whole_site() {
         t,
     );
 
-    // The VPN account runs its pppd whatever it asks for: PPP frames
+    // The VPN account runs its pppd whatever it asks for (stdin held open
+    // a few seconds so it has time to send LCP requests): PPP frames
     // (0x7e 0xff 0x7d 0x23 = "~.}#" once control and high bytes are dots;
     // busybox `tr -c` with classes turns everything into dots), never a shell.
     let t = Instant::now();
@@ -386,7 +392,7 @@ fn whole_site() {
     let out = office
         .run(
             &format!(
-                "HOME=/run/outpost/ssh timeout 20 dbclient -T -i {} office1@172.16.0.1 /bin/sh -c id </dev/null 2>&1 | tr '\\000-\\011\\013-\\037\\177-\\377' '.' | head -c 600",
+                "sleep 8 | HOME=/run/outpost/ssh timeout 20 dbclient -T -i {} office1@172.16.0.1 /bin/sh -c id 2>&1 | tr '\\000-\\011\\013-\\037\\177-\\377' '.' | head -c 600",
                 key.trim()
             ),
             Duration::from_secs(60),
@@ -405,7 +411,7 @@ fn whole_site() {
     // That extra pppd ends with its session; the real tunnel is untouched.
     let mut clean = false;
     for _ in 0..30 {
-        if ok(head, "pidof pppd || true").split_whitespace().count() == 1 {
+        if pppd_sessions(head) == "1" {
             clean = true;
             break;
         }
