@@ -136,7 +136,11 @@ pub fn read(image: &Path, offset: u64) -> Result<FatInfo, FatError> {
         } else {
             let at = (n * 3 / 2) as usize;
             let v = le16(table.get(at..at + 2)?, 0);
-            Some(if n.is_multiple_of(2) { v & 0xfff } else { v >> 4 })
+            Some(if n.is_multiple_of(2) {
+                v & 0xfff
+            } else {
+                v >> 4
+            })
         }
     };
     let mut free = 0;
