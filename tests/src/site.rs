@@ -41,8 +41,12 @@ pub const PEER_UP: &str = "outpostd: peer office1 up (vpn-office1)";
 /// The concentrator's line when office1's link goes down.
 pub const PEER_DOWN: &str = "outpostd: peer office1 down";
 
-/// RAM of every guest, MiB.
+/// RAM of every guest but the office router, MiB.
 pub const MEMORY_MIB: u32 = 32;
+
+/// RAM of the office router, MiB: the seed's Pentium 75 had 16 MB, and the
+/// office image must bring its tunnel up in that (issue 11's RAM claim).
+pub const OFFICE_MEMORY_MIB: u32 = 16;
 
 /// How long the tunnel may take to come up after the routers are ready,
 /// or to come back after a fault is over (a bound on failure, not a claim).
@@ -101,7 +105,11 @@ impl Site {
         for ((name, nics), (_, report)) in WIRING.iter().zip(&images) {
             let mut spec = MachineSpec::new(*name)
                 .cpu(report.cpu.qemu_cpu())
-                .memory_mib(MEMORY_MIB)
+                .memory_mib(if *name == OFFICE {
+                    OFFICE_MEMORY_MIB
+                } else {
+                    MEMORY_MIB
+                })
                 .kernel(&report.kernel)
                 .initrd(&report.initramfs)
                 .append("console=ttyS0 panic=-1")

@@ -205,6 +205,13 @@ fn whole_site() {
 
     let office = site.machine(OFFICE).unwrap();
     let head = site.machine(CONCENTRATOR).unwrap();
+    // Footprint on the 16 MB office with the tunnel up (printed, not asserted).
+    eprintln!(
+        "site: mem  office ({} MB): outpostd {}; {}",
+        outpost_tests::site::OFFICE_MEMORY_MIB,
+        ok(office, "grep -E 'VmRSS|VmHWM' /proc/$(pidof outpostd)/status | tr -s ' \\t' ' ' | tr '\\n' ' '").trim(),
+        ok(office, "free | awk '/^Mem:/{print \"free \" $4 \" kB, available \" $7 \" kB\"}'").trim()
+    );
     let lan = site.machine(LAN_HOST).unwrap();
     let private = site.machine(PRIVATE_HOST).unwrap();
     let internet = site.machine(INTERNET_HOST).unwrap();
