@@ -98,6 +98,12 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
 
     for made in keys::ensure(&cache, &config, &base)? {
         progress(&format!("generated key {}", made.display()));
+        // The public half is what the other end's config needs: show it.
+        if made.extension().is_some_and(|e| e == "pub") {
+            if let Ok(line) = fs::read_to_string(&made) {
+                progress(&format!("  {}", line.trim()));
+            }
+        }
     }
     let mut checked = config.clone();
     outpost_core::keyfiles::load_key_files(&mut checked, &base).map_err(|errs| {

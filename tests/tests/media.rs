@@ -361,8 +361,12 @@ fn broken_config_on_the_medium_falls_back_to_the_bak() {
 /// The guest's host name, bracketed so pppd's and outpostd's console
 /// lines (the tunnel retrying on unconnected NICs) cannot run into it.
 fn guest_hostname(m: &Machine) -> String {
-    let out = m.run_ok("echo \"<$(hostname)>\"", CMD_TIMEOUT).unwrap();
-    let start = out.rfind('<').expect("bracketed output") + 1;
-    let end = out[start..].find('>').expect("bracketed output") + start;
+    // Tagged: pppd's retry lines (`Connect: vpn0 <--> /dev/pts/0`) can land
+    // in the middle of the output.
+    let out = m
+        .run_ok("echo \"hostname=<$(hostname)>\"", CMD_TIMEOUT)
+        .unwrap();
+    let start = out.rfind("hostname=<").expect("tagged output") + "hostname=<".len();
+    let end = out[start..].find('>').expect("tagged output") + start;
     out[start..end].to_string()
 }
