@@ -31,6 +31,7 @@ use crate::cache::{Cache, KeyBuilder};
 use crate::cpu::Cpu;
 use crate::error::{BuildError, Result};
 use crate::exec::run_logged;
+use crate::files::{copy, read, write};
 use crate::sources::SourcePackage;
 use crate::zig;
 
@@ -222,20 +223,6 @@ fn elf_static_i386(d: &[u8]) -> std::result::Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).map_err(|e| BuildError::io(format!("writing {}", path.display()), e))
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| BuildError::io(format!("copying {} to {}", from.display(), to.display()), e))
 }
 
 #[cfg(test)]

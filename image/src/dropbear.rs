@@ -12,7 +12,6 @@
 //! agents, X11 or TCP on the server, no SFTP, and a `PATH` for forced
 //! commands that reaches `/usr/sbin/pppd` for non-root accounts.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,6 +20,7 @@ use crate::cache::{Cache, KeyBuilder};
 use crate::cpu::Cpu;
 use crate::error::{BuildError, Result};
 use crate::exec::{output, run_logged};
+use crate::files::{copy, write};
 use crate::sources::SourcePackage;
 use crate::zig;
 
@@ -201,16 +201,6 @@ fn strip(binary: &Path, log: &Path) -> Result<()> {
             .arg(binary),
         log,
     )
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).map_err(|e| BuildError::io(format!("writing {}", path.display()), e))
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| BuildError::io(format!("copying {} to {}", from.display(), to.display()), e))
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::cache::{Cache, KeyBuilder};
 use crate::cpu::Cpu;
 use crate::error::{BuildError, Result};
 use crate::exec::run_logged;
+use crate::files::{copy, write};
 use crate::sources::{linux_source_version, LINUX_SOURCE_TARBALL};
 
 /// Bump when the build steps change in a way that changes the kernel, so no
@@ -156,16 +157,6 @@ fn kmake(src: &Path, timestamp: &str) -> Command {
         .env("KBUILD_BUILD_HOST", BUILD_HOST)
         .env("KBUILD_BUILD_VERSION", "1");
     cmd
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).map_err(|e| BuildError::io(format!("writing {}", path.display()), e))
-}
-
-fn copy(from: &Path, to: &Path) -> Result<()> {
-    fs::copy(from, to)
-        .map(|_| ())
-        .map_err(|e| BuildError::io(format!("copying {} to {}", from.display(), to.display()), e))
 }
 
 /// One option's value as Kconfig writes it: `y`, a number, a quoted string,

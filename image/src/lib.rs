@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod dropbear;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod initramfs;
 pub mod kernel;
 pub mod keys;
