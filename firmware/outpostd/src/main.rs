@@ -11,22 +11,7 @@ fn main() -> ExitCode {
             outpostd::daemon::run(&config, &socket)
         }
         Ok(Command::Control { request, socket }) => {
-            match outpostd::control::ask(&socket, request) {
-                Ok(reply) => {
-                    for l in &reply.lines {
-                        println!("{l}");
-                    }
-                    if reply.ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(e) => {
-                    eprintln!("outpostd: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            print_reply(outpostd::control::ask(&socket, request))
         }
         Ok(Command::Save { file, socket }) => {
             let file = match file
@@ -40,22 +25,7 @@ fn main() -> ExitCode {
                 }
             };
             let line = outpostd::control::save_line(file.as_deref());
-            match outpostd::control::ask_line(&socket, &line) {
-                Ok(reply) => {
-                    for l in &reply.lines {
-                        println!("{l}");
-                    }
-                    if reply.ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::from(1)
-                    }
-                }
-                Err(e) => {
-                    eprintln!("outpostd: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            print_reply(outpostd::control::ask_line(&socket, &line))
         }
         Ok(Command::PppHook { args, socket }) => {
             let sent = outpostd::hooks::HookMessage::from_args(&args)
@@ -85,6 +55,26 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("outpostd: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a control-socket reply's lines; exit status 0 only for an `ok` reply.
+fn print_reply<E: std::fmt::Display>(reply: Result<outpostd::control::Reply, E>) -> ExitCode {
+    match reply {
+        Ok(reply) => {
+            for l in &reply.lines {
+                println!("{l}");
+            }
+            if reply.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("outpostd: {e}");
+            ExitCode::from(1)
         }
     }
 }
