@@ -31,6 +31,8 @@ APT_PACKAGES=(
     qemu-system-x86 qemu-user
     # boot media
     syslinux syslinux-common mtools
+    # fsck.fat: the power-cut test checks the medium after the cuts
+    dosfstools
     # host-side firewall checks (nft list ruleset) and namespaces
     nftables iproute2
     # buildroot-overlay checks

@@ -30,20 +30,27 @@ static BUILD_LOCK: Mutex<()> = Mutex::new(());
 
 /// Builds `config` for `cpu` into `target/e2e/<name>-<cpu>/` and returns the report.
 pub fn build_image(config: &Path, cpu: Cpu) -> Result<BuildReport> {
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let stem = config
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("image");
-    let out = repo().join("target/e2e").join(format!("{stem}-{cpu}"));
     let opts = BuildOptions {
         config: config.to_path_buf(),
-        out_dir: out,
+        out_dir: repo().join("target/e2e").join(format!("{stem}-{cpu}")),
         cpu,
         seed: Seed::Random,
     };
-    build::build(&opts, &mut |step| eprintln!("build {stem} {cpu}: {step}"))
-        .with_context(|| format!("building {} for {cpu}", config.display()))
+    build_with(&opts, &format!("{stem} {cpu}"))
+}
+
+/// Builds with `opts`, one build at a time in this test binary; `tag`
+/// prefixes the build's progress lines.
+pub fn build_with(opts: &BuildOptions, tag: &str) -> Result<BuildReport> {
+    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("creating {}", opts.out_dir.display()))?;
+    build::build(opts, &mut |step| eprintln!("build {tag}: {step}"))
+        .with_context(|| format!("building {} for {}", opts.config.display(), opts.cpu))
 }
 
 /// A short work directory for a test's sockets (unix socket paths are
@@ -68,13 +75,19 @@ pub struct Booted {
 /// Boots a built image directly (`-kernel`/`-initrd`) with `memory_mib` of
 /// RAM and the image's CPU, one ne2k_pci per config interface.
 pub fn boot(report: &BuildReport, name: &str, memory_mib: u32, work: &Path) -> Result<Booted> {
-    let mut spec = MachineSpec::new(name)
-        .cpu(report.cpu.qemu_cpu())
+    let spec = MachineSpec::new(name)
         .memory_mib(memory_mib)
         .kernel(&report.kernel)
         .initrd(&report.initramfs)
         .append("console=ttyS0 panic=-1")
         .no_reboot(true);
+    start(report, name, work, spec)
+}
+
+/// Starts `spec` with the image's CPU and one ne2k_pci per interface of
+/// the image's config, each alone on a single-port hub.
+pub fn start(report: &BuildReport, name: &str, work: &Path, spec: MachineSpec) -> Result<Booted> {
+    let mut spec = spec.cpu(report.cpu.qemu_cpu());
     let mut hubs = Vec::new();
     for (i, iface) in report.config.interfaces.iter().enumerate() {
         let hub = Hub::new(work, &format!("{name}{i}"), 1)?;
@@ -91,3 +104,35 @@ pub const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// How long one console command may take.
 pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The guest's host name, read through a tag: pppd's and the kernel's
+/// console lines (`Connect: vpn0 <--> /dev/pts/0`, a tunnel retrying on an
+/// unconnected NIC) can land in the middle of a command's output.
+pub fn guest_hostname(m: &Machine) -> Result<String> {
+    let out = m.run_ok("echo \"hostname=<$(hostname)>\"", CMD_TIMEOUT)?;
+    tagged(&out, "hostname")
+        .map(str::to_string)
+        .with_context(|| format!("no hostname=<…> in the guest's answer: {out:?}"))
+}
+
+/// The value of the last `name=<value>` in `out`.
+pub fn tagged<'a>(out: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("{name}=<");
+    let start = out.rfind(&open)? + open.len();
+    let len = out[start..].find('>')?;
+    Some(&out[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tagged;
+
+    #[test]
+    fn tagged_values_survive_interleaved_console_lines() {
+        let out = "hostname=<office\nConnect: vpn0 <--> /dev/pts/0\n1>";
+        assert_eq!(tagged(out, "hostname"), Some("office\nConnect: vpn0 <--"));
+        assert_eq!(tagged("x\nhostname=<cuta>\n", "hostname"), Some("cuta"));
+        assert_eq!(tagged("hostname=<cuta", "hostname"), None);
+        assert_eq!(tagged("nothing", "hostname"), None);
+    }
+}

@@ -11,22 +11,19 @@
 
 use std::path::{Path, PathBuf};
 
-use mkoutpost::build::{self, BuildOptions, BuildReport};
+use mkoutpost::build::{BuildOptions, BuildReport};
 use mkoutpost::cpu::Cpu;
 use mkoutpost::media::{self, Format, Seed};
-use outpost_qemu::{Drive, Hub, Machine, MachineSpec, Nic};
-use outpost_tests::{example, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT};
+use outpost_qemu::{Drive, Hub, Machine, MachineSpec};
+use outpost_tests::{
+    build_with, example, guest_hostname, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT,
+};
 
 /// Every build in this file uses the same date, so tests running in
 /// parallel agree on the environment they share.
 const EPOCH: &str = "1700000000";
 
-/// Builds in this binary one at a time: on a bare machine the first one
-/// generates the example's keys, and two at once would race on them.
-static BUILD_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn build_into(out: &str) -> (BuildOptions, BuildReport) {
-    let _guard = BUILD_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     // SAFETY of the shared environment: every test sets the same value.
     std::env::set_var("SOURCE_DATE_EPOCH", EPOCH);
     let out_dir = repo().join("target/e2e").join(out);
@@ -38,7 +35,7 @@ fn build_into(out: &str) -> (BuildOptions, BuildReport) {
         out_dir,
         cpu: Cpu::I486,
     };
-    let report = build::build(&opts, &mut |s| eprintln!("build {out}: {s}")).expect("image builds");
+    let report = build_with(&opts, out).expect("image builds");
     (opts, report)
 }
 
@@ -55,23 +52,12 @@ fn fixed_seed(dir: &Path) -> PathBuf {
     p
 }
 
-/// The office guest with one NIC per interface on single-port hubs.
+/// The office guest (32 MB, no reboot) with one NIC per interface on
+/// single-port hubs.
 fn start(report: &BuildReport, name: &str, work: &Path, spec: MachineSpec) -> (Machine, Vec<Hub>) {
-    let mut spec = spec
-        .cpu(report.cpu.qemu_cpu())
-        .memory_mib(32)
-        .no_reboot(true);
-    let mut hubs = Vec::new();
-    for (i, iface) in report.config.interfaces.iter().enumerate() {
-        let hub = Hub::new(work, &format!("{name}{i}"), 1).unwrap();
-        spec = spec.nic(Nic::new(
-            iface.device.clone(),
-            "ne2k_pci",
-            hub.endpoint(0).unwrap(),
-        ));
-        hubs.push(hub);
-    }
-    (Machine::start(spec, work).expect("QEMU starts"), hubs)
+    let booted = outpost_tests::start(report, name, work, spec.memory_mib(32).no_reboot(true))
+        .expect("QEMU starts");
+    (booted.machine, booted.hubs)
 }
 
 /// Boots `format` from its medium and checks what can be checked on the guest.
@@ -145,7 +131,7 @@ fn boots_from(format: Format, device: &str) {
         .unwrap();
     let want = format!("seed=<{}>", media::SEED_BYTES);
     assert!(seed.contains(&want), "want {want}, guest says:\n{seed}");
-    assert_eq!(guest_hostname(&m), report.config.system.hostname);
+    assert_eq!(guest_hostname(&m).unwrap(), report.config.system.hostname);
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
 }
 
@@ -177,7 +163,7 @@ fn kernel_pair_boots_under_486() {
         .expect("outpostd reports ready");
     m.run_ok("true", CMD_TIMEOUT)
         .expect("console shell answers");
-    assert_eq!(guest_hostname(&m), report.config.system.hostname);
+    assert_eq!(guest_hostname(&m).unwrap(), report.config.system.hostname);
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
 }
 
@@ -277,7 +263,7 @@ fn saved_config_is_in_force_after_restart(format: Format) {
             .contains("config in force: /boot/outpost.toml (the boot medium's config)"),
         "the medium's config is in force at the first boot"
     );
-    assert_eq!(guest_hostname(&m), report.config.system.hostname);
+    assert_eq!(guest_hostname(&m).unwrap(), report.config.system.hostname);
     m.run_ok(
         "sed 's/^hostname = .*/hostname = \"branch9\"/' /boot/outpost.toml > /tmp/new.toml",
         CMD_TIMEOUT,
@@ -291,7 +277,7 @@ fn saved_config_is_in_force_after_restart(format: Format) {
         out.contains("saved ") && out.contains("/boot/outpost.toml"),
         "{out}"
     );
-    assert_eq!(guest_hostname(&m), "branch9", "applied at once");
+    assert_eq!(guest_hostname(&m).unwrap(), "branch9", "applied at once");
     // Back read-only after the save.
     let mounts = m
         .run_ok("grep ' /boot ' /proc/mounts", CMD_TIMEOUT)
@@ -315,7 +301,7 @@ fn saved_config_is_in_force_after_restart(format: Format) {
         t.contains("config in force: /boot/outpost.toml (the boot medium's config)"),
         "{t}"
     );
-    assert_eq!(guest_hostname(&m), "branch9");
+    assert_eq!(guest_hostname(&m).unwrap(), "branch9");
     let bak = m
         .run_ok("grep '^hostname' /boot/outpost.toml.bak", CMD_TIMEOUT)
         .unwrap();
@@ -364,24 +350,11 @@ fn broken_config_on_the_medium_falls_back_to_the_bak() {
         "file:line:column on the console: {t}"
     );
     assert!(t.contains("config in force: /boot/outpost.toml.bak"), "{t}");
-    assert_eq!(guest_hostname(&m), "lastgood");
+    assert_eq!(guest_hostname(&m).unwrap(), "lastgood");
     let status = m.run_ok("outpostd status", CMD_TIMEOUT).unwrap();
     assert!(
         status.contains("config: /boot/outpost.toml.bak"),
         "{status}"
     );
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
-}
-
-/// The guest's host name, bracketed so pppd's and outpostd's console
-/// lines (the tunnel retrying on unconnected NICs) cannot run into it.
-fn guest_hostname(m: &Machine) -> String {
-    // Tagged: pppd's retry lines (`Connect: vpn0 <--> /dev/pts/0`) can land
-    // in the middle of the output.
-    let out = m
-        .run_ok("echo \"hostname=<$(hostname)>\"", CMD_TIMEOUT)
-        .unwrap();
-    let start = out.rfind("hostname=<").expect("tagged output") + "hostname=<".len();
-    let end = out[start..].find('>').expect("tagged output") + start;
-    out[start..end].to_string()
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 
 use crate::medium;
-use crate::save::{save_file, MountPoint, Remount, SaveError};
+use crate::save::{save_file, Keep, MountPoint, Remount, SaveError};
 
 /// The seed's size: what the kernel's pool holds, and what `mkoutpost`
 /// writes onto the medium.
@@ -179,16 +179,16 @@ pub fn seed_from(spots: &[SeedSpot]) -> Result<Seeded, EntropyError> {
                 &spot.dir,
                 spot.name,
                 &new,
-                false,
+                Keep::Nothing,
                 &mut MountPoint {
                     target: target.clone(),
                     data: medium::MOUNT_DATA,
                 },
             ),
-            None => save_file(&spot.dir, spot.name, &new, false, &mut NoRemount),
+            None => save_file(&spot.dir, spot.name, &new, Keep::Nothing, &mut NoRemount),
         };
         let refreshed = match written {
-            Ok(()) => true,
+            Ok(_) => true,
             Err(e) => {
                 warn!(
                     "entropy seed {} credited but not replaced ({e}); it will be credited again at the next boot",

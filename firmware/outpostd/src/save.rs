@@ -3,16 +3,30 @@
 //! config, keeping the previous one as `outpost.toml.bak`) and the entropy
 //! seed refresh use it. The medium is read-write only while it writes.
 //!
-//! The order, on FAT (whose rename is not atomic on disk):
+//! Why the order below, on Linux's vfat: a FAT directory entry holds the
+//! file's size and first cluster, and `rename` does not move them — it
+//! writes the new entry empty (size 0, no cluster) or leaves the replaced
+//! target's entry as it was, and the renamed file's real size and cluster
+//! reach the disk only when *that file's* inode is written. A directory
+//! fsync does not write it. (Renaming `NAME` → `NAME.bak` and then
+//! `NAME.new` → `NAME` with only directory fsyncs left both names empty on
+//! disk for a moment; a cut there booted the baked-in config.) So:
 //! 1. write `NAME.new`, fsync it, fsync the directory;
-//! 2. with a backup: drop `NAME.bak`, rename `NAME` → `NAME.bak`, fsync the
-//!    directory — a cut here leaves no `NAME` but a whole `NAME.bak`, which
-//!    is the next place the boot looks ([`crate::medium::choose`]);
-//! 3. rename `NAME.new` → `NAME`, fsync the directory.
+//! 2. with a backup, and only when the current `NAME` is worth keeping
+//!    (a broken one must not overwrite the last good backup): *copy* it to
+//!    `NAME.bak`, fsync, fsync the directory — `NAME` itself is untouched,
+//!    so a cut here leaves the old `NAME`;
+//! 3. rename `NAME.new` over `NAME` while holding the old `NAME` open (so
+//!    its clusters stay allocated until the end), fsync the directory —
+//!    on disk `NAME` is still the old file and `NAME.new` is gone — then
+//!    fsync the renamed file: one sector write points `NAME`'s entry at
+//!    the new, already synced clusters. Only then is the old file closed
+//!    and its clusters freed.
 //!
-//! A cut inside a rename leaves at worst two directory entries sharing the
-//! same whole clusters; either reads complete. Remounting read-only at the
-//! end flushes everything the kernel still holds.
+//! A cut between the steps of 3 at worst leaks the clusters of one copy
+//! (allocated, named by nothing: harmless, a few KiB); no entry ever points
+//! at freed clusters and no two names share clusters. Remounting read-only
+//! at the end flushes whatever else the kernel still holds.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -110,48 +124,71 @@ fn sync_dir(dir: &Path) -> Result<(), SaveError> {
         .map_err(io("syncing directory", dir))
 }
 
-/// Replaces `dir/name` with `data` in the order above, keeping the previous
-/// version as `name.bak` when `keep_backup`; `remount` opens and closes the
-/// read-write window (closed again even when writing fails).
+/// What [`save_file`] keeps of the file it replaces.
+#[derive(Clone, Copy)]
+pub enum Keep<'a> {
+    /// Nothing (the entropy seed: a used seed must not survive).
+    Nothing,
+    /// A copy as `NAME.bak`, if the predicate says the current file is
+    /// worth keeping; otherwise the existing `.bak` (the last good one)
+    /// stays as it is.
+    Backup(&'a dyn Fn(&Path) -> bool),
+}
+
+/// Replaces `dir/name` with `data` in the order above; `remount` opens and
+/// closes the read-write window (closed again even when writing fails).
+/// Returns whether the previous version was copied to `name.bak`.
 pub fn save_file(
     dir: &Path,
     name: &str,
     data: &[u8],
-    keep_backup: bool,
+    keep: Keep,
     remount: &mut dyn Remount,
-) -> Result<(), SaveError> {
+) -> Result<bool, SaveError> {
     remount.rw()?;
-    let written = write_steps(dir, name, data, keep_backup);
+    let written = write_steps(dir, name, data, keep);
     let closed = remount.ro();
-    written.and(closed)
+    let backed_up = written?;
+    closed.map(|()| backed_up)
 }
 
-fn write_steps(dir: &Path, name: &str, data: &[u8], keep_backup: bool) -> Result<(), SaveError> {
+fn write_steps(dir: &Path, name: &str, data: &[u8], keep: Keep) -> Result<bool, SaveError> {
     let target = dir.join(name);
     let new = sibling(dir, name, ".new");
-    let bak = sibling(dir, name, ".bak");
     // A `.new` left by an interrupted save is stale by definition.
     match fs::remove_file(&new) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("removing", &new)(e)),
         _ => {}
     }
-    let mut f = File::create(&new).map_err(io("creating", &new))?;
-    f.write_all(data).map_err(io("writing", &new))?;
-    f.sync_all().map_err(io("syncing", &new))?;
-    drop(f);
+    write_synced(&new, data)?;
     sync_dir(dir)?;
-    if keep_backup && target.exists() {
-        match fs::remove_file(&bak) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(io("removing", &bak)(e))
-            }
-            _ => {}
+    let backed_up = match keep {
+        Keep::Backup(worth_keeping) if target.exists() && worth_keeping(&target) => {
+            let bak = sibling(dir, name, ".bak");
+            let old = fs::read(&target).map_err(io("reading", &target))?;
+            write_synced(&bak, &old)?;
+            sync_dir(dir)?;
+            true
         }
-        fs::rename(&target, &bak).map_err(io("renaming to .bak", &target))?;
-        sync_dir(dir)?;
-    }
+        _ => false,
+    };
+    // Held open across the rename: the old clusters stay allocated until
+    // the entry points at the new ones (module doc, step 3).
+    let old = File::open(&target).ok();
     fs::rename(&new, &target).map_err(io("renaming into place", &new))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    File::open(&target)
+        .and_then(|f| f.sync_all())
+        .map_err(io("syncing", &target))?;
+    drop(old);
+    Ok(backed_up)
+}
+
+/// Creates (or truncates) `path` with `data`, synced to the medium.
+fn write_synced(path: &Path, data: &[u8]) -> Result<(), SaveError> {
+    let mut f = File::create(path).map_err(io("creating", path))?;
+    f.write_all(data).map_err(io("writing", path))?;
+    f.sync_all().map_err(io("syncing", path))
 }
 
 /// `outpostd save [FILE]`, as the agent runs it; `medium` is `None` when no
@@ -190,13 +227,28 @@ pub fn save_config(
             }
         },
     };
-    save_file(medium, CONFIG_NAME, &data, true, remount).map_err(|e| vec![e.to_string()])?;
     let target = medium.join(CONFIG_NAME);
+    let bak = medium.join(BACKUP_NAME);
+    let had_previous = target.exists();
+    let loads = |p: &Path| crate::check::load(p).is_ok();
+    let backed_up = save_file(medium, CONFIG_NAME, &data, Keep::Backup(&loads), remount)
+        .map_err(|e| vec![e.to_string()])?;
+    let kept = if backed_up {
+        format!("the previous one kept as {}", bak.display())
+    } else if !had_previous {
+        "there was no previous one".to_string()
+    } else if bak.exists() {
+        format!(
+            "the previous one did not load, so {} stays the last good one",
+            bak.display()
+        )
+    } else {
+        "the previous one did not load and was not kept".to_string()
+    };
     Ok(vec![format!(
-        "saved {} bytes to {} (the previous one kept as {}); read-only again",
+        "saved {} bytes to {} ({kept}); read-only again",
         data.len(),
         target.display(),
-        medium.join(BACKUP_NAME).display()
     )])
 }
 
@@ -260,14 +312,15 @@ mod tests {
     fn replaces_keeps_the_previous_as_bak_and_closes_the_window() {
         let d = dir("bak");
         let mut r = Recorder::default();
-        save_file(&d, "outpost.toml", b"one", true, &mut r).unwrap();
+        let any = |_: &Path| true;
+        assert!(!save_file(&d, "outpost.toml", b"one", Keep::Backup(&any), &mut r).unwrap());
         assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"one");
         assert!(
             !d.join("outpost.toml.bak").exists(),
             "nothing to back up yet"
         );
-        save_file(&d, "outpost.toml", b"two", true, &mut r).unwrap();
-        save_file(&d, "outpost.toml", b"three", true, &mut r).unwrap();
+        assert!(save_file(&d, "outpost.toml", b"two", Keep::Backup(&any), &mut r).unwrap());
+        assert!(save_file(&d, "outpost.toml", b"three", Keep::Backup(&any), &mut r).unwrap());
         assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"three");
         assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"two");
         assert!(!d.join("outpost.toml.new").exists());
@@ -276,11 +329,40 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_current_file_never_replaces_the_last_good_backup() {
+        let d = dir("keepgood");
+        fs::write(d.join("outpost.toml"), b"broken edit").unwrap();
+        fs::write(d.join("outpost.toml.bak"), b"last good").unwrap();
+        let good = |p: &Path| fs::read(p).is_ok_and(|b| b.starts_with(b"good"));
+        let mut r = Recorder::default();
+        assert!(!save_file(&d, "outpost.toml", b"good new", Keep::Backup(&good), &mut r).unwrap());
+        assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"good new");
+        assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"last good");
+        assert!(save_file(
+            &d,
+            "outpost.toml",
+            b"good newer",
+            Keep::Backup(&good),
+            &mut r
+        )
+        .unwrap());
+        assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"good new");
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    #[test]
     fn without_backup_and_over_a_stale_new() {
         let d = dir("seed");
         fs::write(d.join("random.seed"), b"old").unwrap();
         fs::write(d.join("random.seed.new"), b"half").unwrap();
-        save_file(&d, "random.seed", b"fresh", false, &mut Recorder::default()).unwrap();
+        save_file(
+            &d,
+            "random.seed",
+            b"fresh",
+            Keep::Nothing,
+            &mut Recorder::default(),
+        )
+        .unwrap();
         assert_eq!(fs::read(d.join("random.seed")).unwrap(), b"fresh");
         assert!(!d.join("random.seed.bak").exists());
         assert!(!d.join("random.seed.new").exists());
@@ -291,7 +373,7 @@ mod tests {
     fn a_failed_write_still_goes_back_read_only() {
         let d = dir("fail").join("missing");
         let mut r = Recorder::default();
-        let e = save_file(&d, "outpost.toml", b"x", true, &mut r).unwrap_err();
+        let e = save_file(&d, "outpost.toml", b"x", Keep::Nothing, &mut r).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -307,7 +389,7 @@ mod tests {
             fail_rw: true,
             ..Default::default()
         };
-        assert!(save_file(&d, "outpost.toml", b"x", true, &mut r).is_err());
+        assert!(save_file(&d, "outpost.toml", b"x", Keep::Nothing, &mut r).is_err());
         assert_eq!(r.calls, ["rw"], "nothing written when rw failed");
     }
 
@@ -318,11 +400,13 @@ mod tests {
         let d = dir("cfg");
         fs::write(d.join("outpost.toml"), b"old").unwrap();
         let mut r = Recorder::default();
-        // In force: written byte for byte.
+        // In force: written byte for byte; the old file does not load, so
+        // it is not kept as the backup.
         let out = save_config(Some(&d), None, Some(b"in force"), &mut r).unwrap();
         assert!(out[0].starts_with("saved 8 bytes to"), "{out:?}");
+        assert!(out[0].contains("did not load and was not kept"), "{out:?}");
         assert_eq!(fs::read(d.join("outpost.toml")).unwrap(), b"in force");
-        assert_eq!(fs::read(d.join("outpost.toml.bak")).unwrap(), b"old");
+        assert!(!d.join("outpost.toml.bak").exists());
         // A broken file is refused with file:line:column, nothing touched.
         let bad = d.join("edited.toml");
         fs::write(&bad, "[system\nhostname = 1\n").unwrap();
