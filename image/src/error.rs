@@ -42,6 +42,15 @@ pub enum BuildError {
     /// A produced artefact is not what it must be (wrong kernel options, too big, ...).
     #[error("{0}")]
     Check(String),
+    /// The image's files do not fit the medium asked for; `over` says by how
+    /// many bytes (the benchmark reports it), `message` says it for people.
+    #[error("{message}")]
+    DoesNotFit {
+        /// The full explanation with a hint.
+        message: String,
+        /// Bytes too many for the medium.
+        over: u64,
+    },
 }
 
 impl BuildError {

@@ -448,7 +448,7 @@ fn check_fits(
         .map(|(n, d)| format!("{d} {n}"))
         .collect();
     let over = need - free;
-    Err(BuildError::Check(format!(
+    let message = format!(
         "{} does not fit a {}: its files need {need} bytes, the medium has {free} free after SYSLINUX — {over} bytes ({} KiB) too many (largest: {})\n  hint: use --format {}",
         contents.hostname,
         format.describe(),
@@ -458,7 +458,8 @@ fn check_fits(
             Format::Floppy1440 => "floppy2880 or cf",
             _ => "cf",
         }
-    )))
+    );
+    Err(BuildError::DoesNotFit { message, over })
 }
 
 /// Puts SYSLINUX's MBR code and the partition table in sector 0.
@@ -601,9 +602,8 @@ mod tests {
     fn too_big_for_the_medium_says_by_how_much() {
         let dir = tempfile::tempdir().unwrap();
         let c = contents(dir.path(), 1_200_000);
-        let e = write(Format::Floppy1440, &c, dir.path(), 0)
-            .unwrap_err()
-            .to_string();
+        let err = write(Format::Floppy1440, &c, dir.path(), 0).unwrap_err();
+        let e = err.to_string();
         assert!(e.contains("does not fit a 1.44 MB floppy"), "{e}");
         assert!(
             e.contains("too many") && e.contains("bzImage 1200000"),
@@ -629,6 +629,10 @@ mod tests {
         assert!(
             e.contains(&format!("{} bytes (", need - f.free_bytes())),
             "{e}"
+        );
+        assert!(
+            matches!(err, BuildError::DoesNotFit { over, .. } if over == need - f.free_bytes()),
+            "{err:?}"
         );
     }
 

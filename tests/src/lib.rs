@@ -12,7 +12,10 @@ use mkoutpost::cpu::Cpu;
 use mkoutpost::media::Seed;
 use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
 
+pub mod faults;
 pub mod site;
+pub mod transfer;
+pub mod watch;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

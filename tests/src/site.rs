@@ -11,7 +11,7 @@
 //! booted together under `-cpu 486`, and helpers that read the consoles from
 //! a given point on (so a line printed while another command ran is not lost).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -19,6 +19,7 @@ use mkoutpost::build::BuildReport;
 use mkoutpost::cpu::Cpu;
 use outpost_qemu::{Machine, MachineSpec, Nic, Topology};
 
+pub use crate::watch::{find_line_after, mark, wait_after};
 use crate::{build_image, example, BOOT_TIMEOUT, CMD_TIMEOUT};
 
 /// Machine names (also the example config stems).
@@ -31,6 +32,17 @@ pub const LAN_HOST: &str = "lan-host";
 pub const PRIVATE_HOST: &str = "private-host";
 /// The host on the WAN standing for the internet (172.16.0.100).
 pub const INTERNET_HOST: &str = "internet-host";
+
+/// lan-host's address on the office LAN.
+pub const LAN_IP: &str = "192.168.1.10";
+/// private-host's address on the head office's private network.
+pub const PRIVATE_IP: &str = "10.0.0.10";
+/// internet-host's address on the WAN.
+pub const INTERNET_IP: &str = "172.16.0.100";
+/// The office router's WAN address.
+pub const OFFICE_WAN_IP: &str = "172.16.0.2";
+/// The concentrator's WAN address.
+pub const CONCENTRATOR_WAN_IP: &str = "172.16.0.1";
 
 /// The office's tunnel-up console line (its prefix: the rest names addresses and time).
 pub const TUNNEL_UP: &str = "outpostd: tunnel up (";
@@ -64,16 +76,58 @@ const WIRING: [(&str, &[Wire]); 5] = [
     (PRIVATE_HOST, &[("eth0", "private", 1)]),
 ];
 
-/// The five images of the example site.
-pub fn build_images(cpu: Cpu) -> Result<Vec<(&'static str, BuildReport)>> {
+/// What of the site to boot, and how. The site test and the demo take
+/// [`SiteSpec::new`]; the benchmark varies the office's RAM, boots a subset
+/// and swaps in its own concentrator config.
+#[derive(Debug, Clone)]
+pub struct SiteSpec {
+    /// The CPU the images are built for (and QEMU emulates).
+    pub cpu: Cpu,
+    /// Which machines to start (names from this module); the hubs are
+    /// always all three, a missing machine's port stays unplugged.
+    pub machines: Vec<&'static str>,
+    /// RAM of the office router, MiB.
+    pub office_memory_mib: u32,
+    /// Configs used instead of `examples/site/<name>.toml`, by machine name.
+    pub configs: Vec<(&'static str, PathBuf)>,
+}
+
+impl SiteSpec {
+    /// The whole example site: five machines, the office with
+    /// [`OFFICE_MEMORY_MIB`], every config from `examples/site/`.
+    pub fn new(cpu: Cpu) -> Self {
+        SiteSpec {
+            cpu,
+            machines: WIRING.iter().map(|(name, _)| *name).collect(),
+            office_memory_mib: OFFICE_MEMORY_MIB,
+            configs: Vec::new(),
+        }
+    }
+
+    /// The config `name` boots with.
+    pub fn config(&self, name: &str) -> PathBuf {
+        self.configs
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| example(&format!("site/{name}.toml")), |(_, p)| p.clone())
+    }
+
+    /// RAM of machine `name`, MiB.
+    pub fn memory_mib(&self, name: &str) -> u32 {
+        if name == OFFICE {
+            self.office_memory_mib
+        } else {
+            MEMORY_MIB
+        }
+    }
+}
+
+/// The images of the machines `spec` names, in wiring order.
+pub fn build_images(spec: &SiteSpec) -> Result<Vec<(&'static str, BuildReport)>> {
     WIRING
         .iter()
-        .map(|(name, _)| {
-            Ok((
-                *name,
-                build_image(&example(&format!("site/{name}.toml")), cpu)?,
-            ))
-        })
+        .filter(|(name, _)| spec.machines.contains(name))
+        .map(|(name, _)| Ok((*name, build_image(&spec.config(name), spec.cpu)?)))
         .collect()
 }
 
@@ -85,8 +139,11 @@ pub struct Site {
     pub started: Instant,
     /// How long building (or fetching from the cache) the images took.
     pub build_time: Duration,
-    /// From start until every guest said `outpostd: ready`.
+    /// From start until every guest said `outpostd: ready` (zero until
+    /// [`Site::boot`] or [`Site::wait_all_ready`] waited for it).
     pub ready_time: Duration,
+    /// The machines started, in wiring order.
+    pub machines: Vec<&'static str>,
 }
 
 impl Site {
@@ -94,22 +151,31 @@ impl Site {
     /// five guests at once and waits until each says `outpostd: ready` and
     /// its shell answers.
     pub fn boot(work: &Path, cpu: Cpu) -> Result<Site> {
+        let mut site = Site::start(work, &SiteSpec::new(cpu))?;
+        site.wait_all_ready()?;
+        Ok(site)
+    }
+
+    /// Builds the images `spec` asks for, wires the topology in `work` and
+    /// starts those guests at once; returns while they boot.
+    pub fn start(work: &Path, spec: &SiteSpec) -> Result<Site> {
         let t0 = Instant::now();
-        let images = build_images(cpu)?;
+        let images = build_images(spec)?;
         let build_time = t0.elapsed();
         let mut topology = Topology::new(work);
         topology.add_hub("lan", 2)?;
         topology.add_hub("wan", 3)?;
         topology.add_hub("private", 2)?;
         let started = Instant::now();
-        for ((name, nics), (_, report)) in WIRING.iter().zip(&images) {
+        let mut machines = Vec::new();
+        for (name, report) in &images {
+            let nics = WIRING
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(&[][..], |(_, nics)| *nics);
             let mut spec = MachineSpec::new(*name)
                 .cpu(report.cpu.qemu_cpu())
-                .memory_mib(if *name == OFFICE {
-                    OFFICE_MEMORY_MIB
-                } else {
-                    MEMORY_MIB
-                })
+                .memory_mib(spec.memory_mib(name))
                 .kernel(&report.kernel)
                 .initrd(&report.initramfs)
                 .append("console=ttyS0 panic=-1")
@@ -121,20 +187,25 @@ impl Site {
             topology
                 .start(spec)
                 .with_context(|| format!("starting {name}"))?;
+            machines.push(*name);
         }
-        let site = Site {
+        Ok(Site {
             topology,
             started,
             build_time,
             ready_time: Duration::ZERO,
-        };
-        for (name, _) in WIRING.iter() {
-            site.wait_ready(name, 0)?;
-        }
-        Ok(Site {
-            ready_time: started.elapsed(),
-            ..site
+            machines,
         })
+    }
+
+    /// Waits until every started guest is ready (see [`Site::wait_ready`])
+    /// and records how long that took since start.
+    pub fn wait_all_ready(&mut self) -> Result<()> {
+        for name in &self.machines {
+            self.wait_ready(name, 0)?;
+        }
+        self.ready_time = self.started.elapsed();
+        Ok(())
     }
 
     /// The guest called `name`.
@@ -179,6 +250,14 @@ impl Site {
         Ok(line)
     }
 
+    /// Both ways through the tunnel: lan-host reaches private-host and
+    /// back, retried while routes settle (30 pings each at most).
+    pub fn both_ways(&self) -> Result<()> {
+        ping_until(self.machine(LAN_HOST)?, PRIVATE_IP, 30)?;
+        ping_until(self.machine(PRIVATE_HOST)?, LAN_IP, 30)?;
+        Ok(())
+    }
+
     /// Power-cycles the concentrator (its QEMU killed and started again on
     /// the same links) and waits until it is ready.
     pub fn restart_concentrator(&mut self) -> Result<()> {
@@ -202,65 +281,6 @@ impl Site {
     }
 }
 
-/// Where `m`'s console transcript ends now: pass it to [`wait_after`] to
-/// see only what is printed from here on.
-pub fn mark(m: &Machine) -> usize {
-    m.console().transcript().len()
-}
-
-/// Waits until a line containing `needle` appears in `m`'s console after
-/// byte offset `from`, and returns that line. Reads the transcript rather
-/// than the console's match cursor, so a line printed while a command ran
-/// still counts.
-pub fn wait_after(m: &Machine, from: usize, needle: &str, timeout: Duration) -> Result<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let text = m.console().transcript();
-        if let Some(line) = find_line_after(&text, from, needle) {
-            return Ok(line);
-        }
-        if m.console().is_closed() {
-            bail!(
-                "{}: console closed before {needle:?}\n{}",
-                m.name(),
-                m.console().tail(40)
-            );
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "{}: no {needle:?} within {} s\n{}",
-                m.name(),
-                timeout.as_secs(),
-                m.console().tail(40)
-            );
-        }
-        // The console offers no notification for arbitrary offsets; a
-        // quarter second is far below anything measured here.
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-/// The first line of `text` containing `needle` that starts at or after `from`
-/// (a line that straddles `from` also counts when the needle lies after it).
-pub fn find_line_after(text: &str, from: usize, needle: &str) -> Option<String> {
-    let start = floor_char_boundary(text, from.min(text.len()));
-    let at = text[start..].find(needle)? + start;
-    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[at..].find('\n').map_or(text.len(), |i| i + at);
-    Some(
-        text[line_start..line_end]
-            .trim_end_matches('\r')
-            .to_string(),
-    )
-}
-
-fn floor_char_boundary(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// Pings `dst` from `m` once per try (2 s wait each) until one answer comes,
 /// at most `tries` times; returns how many tries it took.
 pub fn ping_until(m: &Machine, dst: &str, tries: u32) -> Result<u32> {
@@ -271,24 +291,4 @@ pub fn ping_until(m: &Machine, dst: &str, tries: u32) -> Result<u32> {
         }
     }
     bail!("{}: no answer from {dst} in {tries} pings", m.name())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finds_only_lines_after_the_offset() {
-        let t = "a tunnel up (x)\r\nb\nc tunnel up (y)\n";
-        assert_eq!(
-            find_line_after(t, 0, "tunnel up"),
-            Some("a tunnel up (x)".into())
-        );
-        assert_eq!(
-            find_line_after(t, 5, "tunnel up"),
-            Some("c tunnel up (y)".into())
-        );
-        assert_eq!(find_line_after(t, 30, "tunnel up"), None);
-        assert_eq!(find_line_after(t, 999, "b"), None);
-    }
 }

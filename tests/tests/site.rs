@@ -9,18 +9,13 @@ use std::time::{Duration, Instant};
 
 use mkoutpost::cpu::Cpu;
 use outpost_qemu::Machine;
+use outpost_tests::faults::{self, Fault};
 use outpost_tests::site::{
-    mark, ping_until, wait_after, Site, CONCENTRATOR, INTERNET_HOST, LAN_HOST, OFFICE, PEER_DOWN,
-    PRIVATE_HOST, TUNNEL_DOWN,
+    mark, ping_until, wait_after, Site, CONCENTRATOR, INTERNET_HOST, INTERNET_IP, LAN_HOST, LAN_IP,
+    OFFICE, OFFICE_WAN_IP, PRIVATE_HOST, PRIVATE_IP,
 };
+use outpost_tests::transfer::{self, wait_listening};
 use outpost_tests::{workdir, CMD_TIMEOUT};
-
-const LAN_IP: &str = "192.168.1.10";
-const PRIVATE_IP: &str = "10.0.0.10";
-const INTERNET_IP: &str = "172.16.0.100";
-const OFFICE_WAN_IP: &str = "172.16.0.2";
-/// A TCP transfer of 1 MB through the ssh tunnel under TCG: a bound on failure.
-const TRANSFER_TIMEOUT: Duration = Duration::from_secs(600);
 
 fn ok(m: &Machine, cmd: &str) -> String {
     m.run_ok(cmd, CMD_TIMEOUT).unwrap_or_else(|e| panic!("{e}"))
@@ -48,14 +43,6 @@ fn in_echos(m: &Machine) -> u64 {
         .expect("InEchos value")
 }
 
-/// Both ways through the tunnel, retried while routes settle.
-fn both_ways(site: &Site) {
-    let lan = site.machine(LAN_HOST).unwrap();
-    let private = site.machine(PRIVATE_HOST).unwrap();
-    ping_until(lan, PRIVATE_IP, 30).unwrap();
-    ping_until(private, LAN_IP, 30).unwrap();
-}
-
 /// Transfers 1 MB of random data from `from` to `to` (listening on `port`)
 /// with busybox nc and compares the sha256 on both sides.
 fn transfer(from: &Machine, to: &Machine, to_ip: &str, port: u16) {
@@ -64,22 +51,11 @@ fn transfer(from: &Machine, to: &Machine, to_ip: &str, port: u16) {
         "dd if=/dev/urandom of=/tmp/data bs=1k count=1024 2>/dev/null",
     );
     let sent = ok(from, "sha256sum < /tmp/data");
-    // `sleep |` keeps the listener's stdin open, so it never half-closes
-    // the connection before the sender is done. The shell would wait for
-    // that `sleep` before running anything after the pipeline, so the sum's
-    // arrival is seen by its content (sha256sum writes its line in one go).
-    ok(to, &format!("rm -f /tmp/sum; (sleep 900 | nc -l -p {port} | sha256sum > /tmp/sum) >/dev/null 2>&1 &"));
-    wait_listening(to, port);
-    from.run_ok(&format!("nc {to_ip} {port} < /tmp/data"), TRANSFER_TIMEOUT)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let got = to
-        .run_ok(
-            "while [ ! -s /tmp/sum ]; do sleep 1; done; cat /tmp/sum",
-            TRANSFER_TIMEOUT,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Ends the `sleep` that fed the listener.
-    let _ = to.run("pkill -f 'sleep 900'", CMD_TIMEOUT);
+    ok(to, "rm -f /tmp/sum");
+    transfer::listen(to, port, "sha256sum > /tmp/sum").unwrap();
+    transfer::send(from, "/tmp/data", to_ip, port).unwrap();
+    let got = transfer::wait_file(to, "/tmp/sum").unwrap();
+    transfer::stop_listeners(to).unwrap();
     assert_eq!(
         sent.trim(),
         got.trim(),
@@ -87,18 +63,6 @@ fn transfer(from: &Machine, to: &Machine, to_ip: &str, port: u16) {
         from.name(),
         to.name()
     );
-}
-
-/// Waits until `m` listens on TCP `port` (the listener must be bound
-/// before the sender connects).
-fn wait_listening(m: &Machine, port: u16) {
-    for _ in 0..30 {
-        if ok(m, "netstat -ltn").contains(&format!(":{port} ")) {
-            return;
-        }
-        ok(m, "sleep 1");
-    }
-    panic!("{}: nothing listens on {port}", m.name());
 }
 
 /// How many pppd sessions run on `m`: a pppd run with `notty` (the
@@ -161,24 +125,35 @@ fn clean_state(site: &Site) {
     );
 }
 
-/// After a fault: the tunnel is back by itself (console lines after the
-/// marks), both ways reach, the state is clean. Prints the recovery time.
-fn recovered(site: &Site, fault: &str, since: Instant, office_from: usize, head_from: usize) {
-    let line = site
-        .wait_tunnel(office_from, head_from)
-        .unwrap_or_else(|e| panic!("{fault}: {e:#}"));
-    let up = since.elapsed();
-    both_ways(site);
+/// Injects `fault` (the tunnel comes back by itself and both ways reach
+/// again, or the injection fails), prints its times and checks the state is clean.
+fn fault_and_recovery(site: &mut Site, fault: Fault) {
+    let name = fault.describe();
+    let t = Instant::now();
+    let r = faults::inject(site, fault).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    if let Fault::WanCut(_) = fault {
+        eprintln!(
+            "site: time WAN restored -> tunnel up {:.1} s",
+            r.tunnel_up.saturating_sub(r.over).as_secs_f64()
+        );
+    }
+    if let Some(ready) = r.concentrator_ready {
+        eprintln!(
+            "site: time concentrator ready again {:.1} s after power-cycle",
+            ready.as_secs_f64()
+        );
+    }
     eprintln!(
-        "site: time {fault}: tunnel back {:.1} s, both ways reachable {:.1} s after the fault ({})",
-        up.as_secs_f64(),
-        since.elapsed().as_secs_f64(),
-        line.trim()
+        "site: time {name}: office noticed {:.1} s, tunnel back {:.1} s, both ways reachable {:.1} s after the fault ({})",
+        r.detected.as_secs_f64(),
+        r.tunnel_up.as_secs_f64(),
+        r.reachable.as_secs_f64(),
+        r.up_line.trim()
     );
     clean_state(site);
     check(
-        &format!("{fault}: recovered, no zombies, one pppd, no stale routes"),
-        since,
+        &format!("{name}: recovered, no zombies, one pppd, no stale routes"),
+        t,
     );
 }
 
@@ -217,7 +192,7 @@ fn whole_site() {
     let internet = site.machine(INTERNET_HOST).unwrap();
 
     let t = Instant::now();
-    both_ways(&site);
+    site.both_ways().unwrap();
     check("lan-host <-> private-host ping both ways", t);
     clean_state(&site);
 
@@ -241,7 +216,7 @@ fn whole_site() {
         internet,
         "(sleep 60 | nc -l -p 5003 >/dev/null) >/dev/null 2>&1 &",
     );
-    wait_listening(internet, 5003);
+    wait_listening(internet, 5003).unwrap();
     ok(
         lan,
         &format!("(sleep 30 | nc {INTERNET_IP} 5003) >/dev/null 2>&1 &"),
@@ -439,44 +414,10 @@ fn whole_site() {
         t,
     );
 
-    // Fault 1: dbclient killed on the office.
-    let (o, h) = (mark(office), mark(head));
-    let t = Instant::now();
-    ok(office, "killall dbclient");
-    wait_after(office, o, TUNNEL_DOWN, Duration::from_secs(60)).unwrap();
-    recovered(&site, "dbclient killed on the office", t, o, h);
-
-    // Fault 2: pppd killed on the concentrator.
-    let (o, h) = (mark(office), mark(head));
-    let t = Instant::now();
-    ok(head, "killall pppd");
-    wait_after(head, h, PEER_DOWN, Duration::from_secs(60)).unwrap();
-    recovered(&site, "pppd killed on the concentrator", t, o, h);
-
-    // Fault 3: the office's WAN cable pulled for 30 s (QEMU set_link).
-    let (o, h) = (mark(office), mark(head));
-    let t = Instant::now();
-    office.set_link("eth1", false).unwrap();
-    wait_after(office, o, TUNNEL_DOWN, Duration::from_secs(60)).unwrap();
-    std::thread::sleep(Duration::from_secs(30).saturating_sub(t.elapsed()));
-    office.set_link("eth1", true).unwrap();
-    let restored = Instant::now();
-    site.wait_tunnel(o, h).unwrap();
-    eprintln!(
-        "site: time WAN restored -> tunnel up {:.1} s",
-        restored.elapsed().as_secs_f64()
-    );
-    recovered(&site, "WAN cut 30 s", t, o, h);
-
-    // Fault 4: the concentrator power-cycled.
-    let o = mark(site.machine(OFFICE).unwrap());
-    let t = Instant::now();
-    site.restart_concentrator().unwrap();
-    eprintln!(
-        "site: time concentrator ready again {:.1} s after power-cycle",
-        t.elapsed().as_secs_f64()
-    );
-    recovered(&site, "concentrator rebooted", t, o, 0);
+    // The four faults, each followed by recovery checks.
+    for fault in Fault::ALL {
+        fault_and_recovery(&mut site, fault);
+    }
 
     site.shutdown().unwrap();
     eprintln!(
