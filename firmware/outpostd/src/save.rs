@@ -3,30 +3,35 @@
 //! config, keeping the previous one as `outpost.toml.bak`) and the entropy
 //! seed refresh use it. The medium is read-write only while it writes.
 //!
-//! Why the order below, on Linux's vfat: a FAT directory entry holds the
-//! file's size and first cluster, and `rename` does not move them — it
-//! writes the new entry empty (size 0, no cluster) or leaves the replaced
-//! target's entry as it was, and the renamed file's real size and cluster
-//! reach the disk only when *that file's* inode is written. A directory
-//! fsync does not write it. (Renaming `NAME` → `NAME.bak` and then
-//! `NAME.new` → `NAME` with only directory fsyncs left both names empty on
-//! disk for a moment; a cut there booted the baked-in config.) So:
-//! 1. write `NAME.new`, fsync it, fsync the directory;
-//! 2. with a backup, and only when the current `NAME` is worth keeping
-//!    (a broken one must not overwrite the last good backup): *copy* it to
-//!    `NAME.bak`, fsync, fsync the directory — `NAME` itself is untouched,
-//!    so a cut here leaves the old `NAME`;
-//! 3. rename `NAME.new` over `NAME` while holding the old `NAME` open (so
-//!    its clusters stay allocated until the end), fsync the directory —
-//!    on disk `NAME` is still the old file and `NAME.new` is gone — then
-//!    fsync the renamed file: one sector write points `NAME`'s entry at
-//!    the new, already synced clusters. Only then is the old file closed
-//!    and its clusters freed.
+//! FAT has no journal, and Linux's vfat writes a file's directory entry
+//! (which holds its size and first cluster) and the allocation table at
+//! different moments. Two traps follow, both seen in
+//! `tests/media_powercut.rs`:
+//! - `rename` does not carry size and cluster to the new name: it writes
+//!   an empty entry (or leaves the replaced target's entry as it was), and
+//!   the real values reach the disk only when *that file's* inode is
+//!   written, which a directory fsync does not do. Renaming `NAME` →
+//!   `NAME.bak`, then `NAME.new` → `NAME`, with directory fsyncs only, left
+//!   both names empty on disk: a cut there booted the baked-in config.
+//! - freeing clusters (truncate, unlink) reaches the table before the
+//!   entry that names them changes: a cut between leaves an entry pointing
+//!   at free clusters, which the next file written takes over.
 //!
-//! A cut between the steps of 3 at worst leaks the clusters of one copy
-//! (allocated, named by nothing: harmless, a few KiB); no entry ever points
-//! at freed clusters and no two names share clusters. Remounting read-only
-//! at the end flushes whatever else the kernel still holds.
+//! So every replacement ([`replace`]) goes: write `NAME.new`, fsync it,
+//! fsync the directory; rename it over `NAME` *while holding the old
+//! `NAME` open* (its clusters stay allocated); fsync the directory (on disk
+//! `NAME` is still the old file, `NAME.new` gone); fsync `NAME` (one sector
+//! write points its entry at the new, already synced clusters); only then
+//! close the old file, freeing clusters no entry names any more. A stale
+//! `NAME.new` is removed the same way: unlinked while open, directory
+//! synced, then closed.
+//!
+//! A save with a backup first replaces `NAME.bak` with a copy of `NAME` —
+//! only when `NAME` is worth keeping, so a broken edit never overwrites the
+//! last good backup — then `NAME` itself. A cut at any point leaves each
+//! name old or new, and at worst a few clusters allocated to no name (what
+//! `fsck.fat` calls lost clusters: a few KiB, reclaimed by any PC's disk
+//! check). Remounting read-only at the end flushes what the kernel holds.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -154,41 +159,52 @@ pub fn save_file(
 
 fn write_steps(dir: &Path, name: &str, data: &[u8], keep: Keep) -> Result<bool, SaveError> {
     let target = dir.join(name);
-    let new = sibling(dir, name, ".new");
-    // A `.new` left by an interrupted save is stale by definition.
-    match fs::remove_file(&new) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io("removing", &new)(e)),
-        _ => {}
-    }
-    write_synced(&new, data)?;
-    sync_dir(dir)?;
+    let tmp = sibling(dir, name, ".new");
     let backed_up = match keep {
         Keep::Backup(worth_keeping) if target.exists() && worth_keeping(&target) => {
-            let bak = sibling(dir, name, ".bak");
             let old = fs::read(&target).map_err(io("reading", &target))?;
-            write_synced(&bak, &old)?;
-            sync_dir(dir)?;
+            replace(dir, &sibling(dir, name, ".bak"), &old, &tmp)?;
             true
         }
         _ => false,
     };
-    // Held open across the rename: the old clusters stay allocated until
-    // the entry points at the new ones (module doc, step 3).
-    let old = File::open(&target).ok();
-    fs::rename(&new, &target).map_err(io("renaming into place", &new))?;
-    sync_dir(dir)?;
-    File::open(&target)
-        .and_then(|f| f.sync_all())
-        .map_err(io("syncing", &target))?;
-    drop(old);
+    replace(dir, &target, data, &tmp)?;
     Ok(backed_up)
 }
 
-/// Creates (or truncates) `path` with `data`, synced to the medium.
-fn write_synced(path: &Path, data: &[u8]) -> Result<(), SaveError> {
-    let mut f = File::create(path).map_err(io("creating", path))?;
-    f.write_all(data).map_err(io("writing", path))?;
-    f.sync_all().map_err(io("syncing", path))
+/// Replaces `target` in `dir` with `data` through the temporary `tmp`, in
+/// the order of the module doc.
+fn replace(dir: &Path, target: &Path, data: &[u8], tmp: &Path) -> Result<(), SaveError> {
+    // A `tmp` left by an interrupted save is stale by definition.
+    remove(dir, tmp)?;
+    let mut f = File::create(tmp).map_err(io("creating", tmp))?;
+    f.write_all(data).map_err(io("writing", tmp))?;
+    f.sync_all().map_err(io("syncing", tmp))?;
+    drop(f);
+    sync_dir(dir)?;
+    let old = File::open(target).ok();
+    fs::rename(tmp, target).map_err(io("renaming into place", tmp))?;
+    sync_dir(dir)?;
+    File::open(target)
+        .and_then(|f| f.sync_all())
+        .map_err(io("syncing", target))?;
+    drop(old);
+    Ok(())
+}
+
+/// Removes `path` (if there) so that its clusters are freed only once no
+/// directory entry on disk names them: unlinked while held open, the
+/// directory synced, then closed.
+fn remove(dir: &Path, path: &Path) -> Result<(), SaveError> {
+    let held = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io("opening", path)(e)),
+    };
+    fs::remove_file(path).map_err(io("removing", path))?;
+    sync_dir(dir)?;
+    drop(held);
+    Ok(())
 }
 
 /// `outpostd save [FILE]`, as the agent runs it; `medium` is `None` when no
