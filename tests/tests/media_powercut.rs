@@ -1,6 +1,6 @@
-//! Power cuts during `outpostd save` (issue 5): a CF disk file booted
-//! without snapshot, a loop on the guest saving two configs in turn
-//! (`outpostd save` writes `.new`, fsyncs, renames, remounts), QEMU killed
+//! Power cuts during `outpostd save` (issue 5): a CF disk file and a
+//! 2.88 MB floppy file, each booted without snapshot, a loop on the guest
+//! saving two configs in turn (`outpostd save`), QEMU killed
 //! with SIGKILL at varied moments, then the same disk booted again. Every
 //! boot must reach `outpostd: ready` from the medium's `outpost.toml` or
 //! its `.bak` — one of the configs saved — never the baked-in fallback
@@ -26,12 +26,18 @@ use outpost_tests::{
     build_with, example, guest_hostname, repo, start, workdir, Booted, BOOT_TIMEOUT, CMD_TIMEOUT,
 };
 
-fn boot(report: &build::BuildReport, disk: &Path, name: &str, work: &Path) -> (Machine, Vec<Hub>) {
-    let spec = MachineSpec::new(name)
-        .memory_mib(32)
-        .no_reboot(true)
-        .drive(Drive::ide(disk).snapshot(false))
-        .boot("c");
+fn boot(
+    report: &build::BuildReport,
+    format: Format,
+    disk: &Path,
+    name: &str,
+    work: &Path,
+) -> (Machine, Vec<Hub>) {
+    let spec = MachineSpec::new(name).memory_mib(32).no_reboot(true);
+    let spec = match format {
+        Format::Cf => spec.drive(Drive::ide(disk).snapshot(false)).boot("c"),
+        _ => spec.drive(Drive::floppy(disk).snapshot(false)).boot("a"),
+    };
     let Booted { machine: m, hubs } = start(report, name, work, spec).expect("QEMU starts");
     m.wait_for("outpostd: ready", BOOT_TIMEOUT)
         .expect("outpostd reports ready after the cut");
@@ -73,29 +79,43 @@ fn check_boot(m: &Machine, round: usize) -> &'static str {
 }
 
 #[test]
-fn power_cuts_during_saves_leave_a_bootable_medium() {
+fn power_cuts_during_saves_leave_a_bootable_cf_card() {
+    power_cuts(Format::Cf, 16);
+}
+
+#[test]
+fn power_cuts_during_saves_leave_a_bootable_floppy() {
+    power_cuts(Format::Floppy2880, 8);
+}
+
+/// `default_cuts` cuts (or `OUTPOST_POWERCUTS`) on a `format` medium.
+fn power_cuts(format: Format, default_cuts: usize) {
     let cuts: usize = std::env::var("OUTPOST_POWERCUTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
-    eprintln!("power cuts: N = {cuts}");
+        .unwrap_or(default_cuts);
+    eprintln!("power cuts on {format}: N = {cuts}");
     let started = Instant::now();
     std::env::set_var("SOURCE_DATE_EPOCH", "1700000000");
     let opts = BuildOptions {
         config: example("site/office.toml"),
         seed: Seed::Random,
-        out_dir: repo().join("target/e2e/media-powercut"),
+        out_dir: repo().join(format!("target/e2e/media-powercut-{format}")),
         cpu: Cpu::I486,
     };
-    let report = build_with(&opts, "powercut").expect("image builds");
-    let medium = media::for_build(&opts, &report, Format::Cf, Seed::Random)
+    let report = build_with(&opts, &format!("powercut {format}")).expect("image builds");
+    let medium = media::for_build(&opts, &report, format, Seed::Random)
         .expect("medium written")
         .expect("a medium format");
-    let work = workdir("powercut").unwrap();
-    let disk = work.join("cf.img");
+    let work = workdir(&format!("powercut-{format}")).unwrap();
+    let disk = work.join("medium.img");
     std::fs::copy(&medium.path, &disk).unwrap();
+    let fat_offset = match format {
+        Format::Cf => media::CF_PARTITION_START as usize * 512,
+        _ => 0,
+    };
 
-    let (mut m, mut hubs) = boot(&report, &disk, "cut0", &work);
+    let (mut m, mut hubs) = boot(&report, format, &disk, "cut0", &work);
     check_boot(&m, 0);
     let mut from_bak = 0;
     for round in 1..=cuts {
@@ -121,8 +141,8 @@ fn power_cuts_during_saves_leave_a_bootable_medium() {
         eprintln!("round {round}: SIGKILL after {wait:?} of saving");
         drop(m); // SIGKILL to QEMU: the power cut.
         drop(hubs);
-        check_fat(&disk, &work);
-        let (m2, h2) = boot(&report, &disk, &format!("cut{round}"), &work);
+        check_fat(&disk, fat_offset, &work);
+        let (m2, h2) = boot(&report, format, &disk, &format!("cut{round}"), &work);
         if check_boot(&m2, round) == "outpost.toml.bak" {
             from_bak += 1;
         }
@@ -131,25 +151,24 @@ fn power_cuts_during_saves_leave_a_bootable_medium() {
     }
     m.shutdown(CMD_TIMEOUT).expect("clean shutdown");
     drop(hubs);
-    check_fat(&disk, &work);
+    check_fat(&disk, fat_offset, &work);
     eprintln!(
-        "{cuts} power cuts, every boot from the medium ({from_bak} from outpost.toml.bak); {:.0?} in all",
+        "{format}: {cuts} power cuts, every boot from the medium ({from_bak} from outpost.toml.bak); {:.0?} in all",
         started.elapsed()
     );
 }
 
-/// The host's `fsck.fat -n` on the CF partition as a cut left it: the
+/// The host's `fsck.fat -n` on the medium's FAT (at `offset`) as a cut left it: the
 /// only findings allowed are the dirty bit (every cut leaves it), lost
 /// clusters (the copy a cut orphans, see outpostd's `save.rs`) and the two
 /// FAT copies differing while each is intact (a cut between the kernel's
 /// writes of the first and of its mirror; everything reads the first); a
 /// cross-link, a chain pointing into free clusters or a damaged directory
 /// is the corruption the save order exists to prevent.
-fn check_fat(disk: &Path, work: &Path) {
+fn check_fat(disk: &Path, offset: usize, work: &Path) {
     let image = std::fs::read(disk).unwrap();
-    let start = media::CF_PARTITION_START as usize * 512;
-    let part = work.join("partition.img");
-    std::fs::write(&part, &image[start..]).unwrap();
+    let part = work.join("fat.img");
+    std::fs::write(&part, &image[offset..]).unwrap();
     let out = std::process::Command::new("fsck.fat")
         .arg("-n")
         .arg(&part)
