@@ -12,6 +12,7 @@ use mkoutpost::cpu::Cpu;
 use mkoutpost::media::Seed;
 use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
 
+pub mod bench;
 pub mod faults;
 pub mod site;
 pub mod transfer;
