@@ -8,6 +8,7 @@
 //! `outpostd: tunnel down: REASON; retry in N.N s`.
 
 pub mod machine;
+pub mod output;
 pub mod roles;
 
 use std::collections::hash_map::RandomState;
@@ -27,6 +28,7 @@ use tokio::task::JoinHandle;
 use crate::apply::route_of;
 use crate::netlink::Netlink;
 use machine::{Action, Event, Exit, LinkInfo, Machine, Millis, Policy, State};
+pub use output::Output;
 
 /// How long a killed child may take to go before its group gets SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
@@ -55,8 +57,8 @@ pub struct Spec {
     pub kind: Kind,
     /// Restart pacing.
     pub policy: Policy,
-    /// Send the child's stdout/stderr to /dev/null instead of the console.
-    pub quiet: bool,
+    /// Where the child's stdout and stderr go.
+    pub output: Output,
 }
 
 /// A snapshot for `outpostd status`.
@@ -348,10 +350,19 @@ impl Edge {
             // Its own group: one killpg reaches pppd, its sh and dbclient.
             .process_group(0)
             .kill_on_drop(false);
-        if self.spec.quiet {
-            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let pipe_or_null = || match self.spec.output {
+            Output::Log => Stdio::piped(),
+            Output::Discard => Stdio::null(),
+        };
+        cmd.stdout(pipe_or_null()).stderr(pipe_or_null());
+        let mut child = cmd.spawn()?;
+        if let Some(out) = child.stdout.take() {
+            output::forward(self.name().to_string(), out);
         }
-        cmd.spawn()
+        if let Some(err) = child.stderr.take() {
+            output::forward(self.name().to_string(), err);
+        }
+        Ok(child)
     }
 
     fn signal_group(&self, sig: Signal) {
@@ -424,10 +435,50 @@ pub fn down_line(reason: &str, retry_in: Millis) -> String {
     )
 }
 
-/// pppd's exit reasons name pppd; a server's exit is said plainly.
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_childs_output_lines_reach_the_log_ring() {
+        crate::logger::init(log::LevelFilter::Info);
+        let spec = Spec {
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                "echo Connect: vpn0; echo 'dbclient: refused' >&2; printf partial; sleep 1000"
+                    .into(),
+            ],
+            kind: Kind::Daemon {
+                name: "pppd".into(),
+            },
+            policy: Policy::DEFAULT,
+            output: Output::Log,
+        };
+        let sup = Supervisor::start(spec, None);
+        let want = [
+            "outpostd: pppd: Connect: vpn0",
+            "outpostd: pppd: dbclient: refused",
+        ];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !want
+            .iter()
+            .all(|w| crate::logger::recent().iter().any(|l| l == w))
+        {
+            assert!(Instant::now() < deadline, "{:?}", crate::logger::recent());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sup.stop().await;
+        // The unfinished line comes out once the pipe closes.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !crate::logger::recent()
+            .iter()
+            .any(|l| l == "outpostd: pppd: partial")
+        {
+            assert!(Instant::now() < deadline, "{:?}", crate::logger::recent());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
     #[test]
     fn console_lines_are_exact() {

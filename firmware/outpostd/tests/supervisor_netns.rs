@@ -15,7 +15,7 @@ use outpost_core::plan::RoutePlan;
 use outpostd::hooks::{self, HookMessage};
 use outpostd::netlink::Netlink;
 use outpostd::supervisor::machine::{Event, LinkInfo, Policy};
-use outpostd::supervisor::{Kind, Spec, Supervisor};
+use outpostd::supervisor::{Kind, Output, Spec, Supervisor};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc::UnboundedSender;
@@ -139,7 +139,7 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
         let fake = script(
             &dir,
             "pppd",
-            "\"$1\" vpn0 /dev/pts/9 0 10.254.0.2 10.254.0.1 tunnel || exit 99\nexit 16\n",
+            "echo Connect: ppp0 '<-->' /dev/pts/9\necho dbclient: gone >&2\n\"$1\" vpn0 /dev/pts/9 0 10.254.0.2 10.254.0.1 tunnel || exit 99\nexit 16\n",
         );
         let spec = Spec {
             argv: vec![fake.display().to_string(), up.display().to_string()],
@@ -150,7 +150,7 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
                 stable: u64::MAX,
                 jitter_percent: 0,
             },
-            quiet: true,
+            output: Output::Log,
         };
         let sup = Supervisor::start(spec, Some(Netlink::connect().unwrap()));
         listen(&sock, sup.events());
@@ -200,7 +200,7 @@ fn link_up_installs_routes_and_stop_kills_the_whole_group() {
             argv: vec![fake.display().to_string(), up.display().to_string()],
             kind: Kind::Tunnel { routes: routes() },
             policy: Policy::DEFAULT,
-            quiet: true,
+            output: Output::Discard,
         };
         let sup = Supervisor::start(spec, Some(Netlink::connect().unwrap()));
         listen(&sock, sup.events());

@@ -15,7 +15,7 @@ use crate::control::Reply;
 use crate::hooks::{self, HookMessage};
 use crate::netlink::Netlink;
 use crate::supervisor::machine::{Event, LinkInfo, Policy};
-use crate::supervisor::{Kind, Spec, Supervisor};
+use crate::supervisor::{Kind, Output, Spec, Supervisor};
 
 /// The role's running parts.
 #[derive(Default)]
@@ -86,7 +86,7 @@ impl Roles {
                 routes: office.link_routes.clone(),
             },
             policy: Policy::DEFAULT,
-            quiet: false,
+            output: Output::Log,
         };
         info!("starting the tunnel ({})", office.ifname);
         self.tunnel = Some((office.clone(), Supervisor::start(spec, nl)));
@@ -119,7 +119,7 @@ impl Roles {
                 name: "dropbear".into(),
             },
             policy: Policy::DEFAULT,
-            quiet: false,
+            output: Output::Log,
         };
         info!("starting dropbear");
         self.dropbear = Some((c.clone(), Supervisor::start(spec, None)));
