@@ -68,6 +68,8 @@ fn peer_plan(c: &Concentrator, p: &Peer, key: &PublicKey, uid: u32) -> PeerPlan 
         "nodefaultroute".into(),
         "nodeflate".into(),
         "nobsdcomp".into(),
+        // IPv4 only, as on the office's end (plan/office.rs).
+        "noipv6".into(),
         format!("{}:{}", c.address, p.tunnel_address),
         format!("ifname {ifname}"),
         format!("linkname {ifname}"),

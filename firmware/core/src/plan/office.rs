@@ -36,6 +36,9 @@ pub fn office_plan(tunnel: &Tunnel, host_key: &PublicKey, config_dir: &Path) -> 
         "nodefaultroute",
         "nodeflate",
         "nobsdcomp",
+        // IPv4 only, as the routes and the filter are: IPv6CP would give
+        // the link link-local addresses nothing routes or filters for.
+        "noipv6",
         "ifname",
         OFFICE_IFNAME,
         "linkname",
