@@ -83,7 +83,7 @@ USAGE:
     outpostd status                 ask the running agent: interfaces, state, last errors
     outpostd check                  ask it to re-validate its config file (applies nothing)
     outpostd reset                  ask it to re-read the config and apply it (as SIGHUP)
-    outpostd log                    print its in-RAM log (the last 64 lines)
+    outpostd log                    print its in-RAM log (the last 64 lines, pppd's too)
     outpostd rules                  print the firewall ruleset in force
     outpostd save [FILE]            write a config to the boot medium (see SAVING)
     outpostd --version              print the version
@@ -102,8 +102,10 @@ SAVING:
         outpostd save /tmp/new.toml
     `save FILE` checks FILE as if it were on the medium (key files are read
     from /boot), refuses it with file:line:column if it has errors, writes
-    it as /boot/outpost.toml (the previous one kept as outpost.toml.bak;
-    written atomically, /boot read-write only meanwhile) and applies it.
+    it as /boot/outpost.toml and applies it. The previous one is copied
+    to outpost.toml.bak if it loads (a broken one never replaces the last
+    good backup). A power cut at any moment leaves the old or the new
+    file; /boot is read-write only meanwhile.
     `save` alone writes the config in force back (e.g. after a boot that
     fell back to outpost.toml.bak). A box booted without a medium (-kernel,
     PXE) has nothing to save to: save says so and exits 1.
