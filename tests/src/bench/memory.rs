@@ -118,7 +118,6 @@ pub fn bisect(pass: u32, floor: u32, mut passes: impl FnMut(u32) -> Result<bool>
 
 /// Boots office (`mib` MiB), concentrator and private-host and checks the tunnel.
 fn trial(work: &Path, spec: &SiteSpec, mib: u32, n: usize) -> Result<Trial> {
-    let t0 = Instant::now();
     let spec = SiteSpec {
         machines: vec![OFFICE, CONCENTRATOR, PRIVATE_HOST],
         office_memory_mib: mib,
@@ -126,23 +125,25 @@ fn trial(work: &Path, spec: &SiteSpec, mib: u32, n: usize) -> Result<Trial> {
     };
     // Building is not part of the trial's failure: an error there is the bench's.
     let site = Site::start(&work.join(format!("m{n}-{mib}")), &spec)?;
+    let started = site.started;
     let outcome = check(&site);
     let office = site.machine(OFFICE)?.console().transcript();
     drop(site);
     let (passed, mut note) = match outcome {
         Ok(note) => (true, note),
-        Err(e) => (false, first_line(&format!("{e:#}"))),
+        Err(e) => (false, summary(&format!("{e:#}"))),
     };
     // A kill the checks did not trip over still counts.
     let fatal = FATAL.iter().find_map(|f| find_line_after(&office, 0, f));
     if let (true, Some(line)) = (passed, &fatal) {
-        note = format!("but {line:?}");
+        note = format!("checks passed, but: {}", summary(line));
     }
     Ok(Trial {
         mib,
         passed: passed && fatal.is_none(),
         note,
-        seconds: t0.elapsed().as_secs_f64(),
+        // From power-on: building (or the cache) is not the trial's time.
+        seconds: started.elapsed().as_secs_f64(),
     })
 }
 
@@ -180,13 +181,20 @@ fn check(site: &Site) -> Result<String> {
     Ok(free.trim().to_string())
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(160)
-        .collect()
+/// A failure in a few words: the OOM killer, the kernel's panic reason,
+/// or the first line of the error.
+fn summary(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    if first.contains("invoked oom-killer") {
+        return "the OOM killer ran during boot".into();
+    }
+    if let Some((_, why)) = first.split_once("Kernel panic - not syncing: ") {
+        return format!(
+            "kernel panic: {}",
+            why.split('"').next().unwrap_or(why).trim()
+        );
+    }
+    first.chars().take(120).collect()
 }
 
 #[cfg(test)]
@@ -208,6 +216,22 @@ mod tests {
         assert_eq!(search_with(11), (11, vec![16, 8, 12, 10, 11]));
         assert_eq!(search_with(13), (13, vec![16, 8, 12, 14, 13]));
         assert_eq!(search_with(17), (17, vec![16, 24, 20, 18, 17]));
+    }
+
+    #[test]
+    fn failures_in_a_few_words() {
+        assert_eq!(
+            summary("office: \"[    1.5] kworker/u2:0 invoked oom-killer: gfp_mask=0x140cca\" while waiting"),
+            "the OOM killer ran during boot"
+        );
+        assert_eq!(
+            summary("office: \"[    0.88] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\" while waiting for \"x\""),
+            "kernel panic: VFS: Unable to mount root fs on unknown-block(0,0)"
+        );
+        assert_eq!(
+            summary("no office: \"outpostd: ready\" within 60 s\ntail"),
+            "no office: \"outpostd: ready\" within 60 s"
+        );
     }
 
     #[test]
