@@ -4,7 +4,7 @@
 //! `outpostd status`, with no OOM kill or panic on its console. Only the
 //! office, the concentrator and private-host are booted; the search starts
 //! at 32 MB, halves until a failure, then bisects to a 1 MB step, and
-//! tries the smallest pass once more.
+//! tries the smallest pass and the failure 1 MB below it once more.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -56,6 +56,9 @@ pub struct Search {
     pub smallest: u32,
     /// Whether the smallest passed again when tried a second time.
     pub confirmed: bool,
+    /// Whether 1 MB less, which failed in the search, passed when tried a
+    /// second time (`None` at the floor): the edge may be noisy.
+    pub below_passed_again: Option<bool>,
 }
 
 /// Runs the search; each trial's guests live in their own directory under
@@ -81,11 +84,18 @@ pub fn search(work: &Path, spec: &SiteSpec, say: &mut dyn FnMut(&str)) -> Result
         );
     }
     let found = bisect(START_MIB, FLOOR_MIB, |mib| try_mib(mib, &mut trials))?;
+    // The edge is tried again on both sides: one boot may be luckier than another.
     let confirmed = try_mib(found, &mut trials)?;
+    let below_passed_again = if found > FLOOR_MIB {
+        Some(try_mib(found - 1, &mut trials)?)
+    } else {
+        None
+    };
     Ok(Search {
         trials,
         smallest: found,
         confirmed,
+        below_passed_again,
     })
 }
 

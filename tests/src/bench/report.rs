@@ -153,8 +153,14 @@ pub fn render(r: &Report) -> String {
 
     if !r.runs.is_empty() {
         out.push_str("## Time (s)\n\n");
-        let mut t =
-            Table::new(&["figure", "min", "median", "max", "the seed's vpnd"]).right(&[1, 2, 3]);
+        let mut t = Table::new(&[
+            "figure",
+            "min",
+            "median",
+            "max",
+            "the seed's vpnd (seed/vpn-howto.txt)",
+        ])
+        .right(&[1, 2, 3]);
         stat_row(
             &mut t,
             "power-on → every guest ready",
@@ -305,12 +311,20 @@ pub fn render(r: &Report) -> String {
     if let Some(m) = &r.memory {
         out.push_str("## Smallest RAM for the office router\n\n");
         out.push_str(&format!(
-            "**{} MB** is the smallest `-m` with which the office passed the tunnel check{}.\n\n",
+            "**{} MB** is the smallest `-m` with which the office passed the tunnel check{}{}.\n\n",
             m.smallest,
             if m.confirmed {
                 " (passed again when tried a second time)"
             } else {
                 "; tried a second time it FAILED, so it sits on the edge"
+            },
+            match m.below_passed_again {
+                Some(true) => format!(
+                    "; {} MB, which failed, passed when tried again: it sometimes suffices",
+                    m.smallest - 1
+                ),
+                Some(false) => format!("; {} MB failed twice", m.smallest - 1),
+                None => String::new(),
             }
         ));
         let mut t = Table::new(&["-m (MB)", "result", "note", "s"]).right(&[0, 3]);
@@ -464,6 +478,7 @@ mod tests {
                 }],
                 smallest: 12,
                 confirmed: true,
+                below_passed_again: Some(false),
             }),
             sizes: Some(Sizes {
                 components: vec![ComponentRow {
@@ -496,6 +511,7 @@ mod tests {
         );
         assert!(text.contains("4096 (4 KiB)"), "{text}");
         assert!(text.contains("**12 MB**"), "{text}");
+        assert!(text.contains("; 11 MB failed twice."), "{text}");
         assert!(
             text.contains("WAN cut 30 s: recover (from the link's return)"),
             "{text}"
