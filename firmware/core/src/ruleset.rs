@@ -1,5 +1,5 @@
 //! The firewall as one data structure, [`Ruleset`]: outpost's own nf_tables
-//! tables (`table inet outpost` for filtering, `table ip outpost_nat` for
+//! tables (`table ip outpost` for filtering, `table ip outpost_nat` for
 //! masquerade), their base chains with policies, and rules made of a small,
 //! closed set of matches and verdicts. The same value is rendered as nft
 //! syntax here ([`Ruleset::render_nft`]) and encoded as netlink messages by
@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 
 use crate::net::Ipv4Net;
 
-/// The filter table's name, in family `inet`; outpost never touches others.
+/// The filter table's name (family `ip`); outpost never touches other tables.
 pub const FILTER_TABLE: &str = "outpost";
 /// The NAT table's name, in family `ip`.
 pub const NAT_TABLE: &str = "outpost_nat";
@@ -17,7 +17,7 @@ pub const NAT_TABLE: &str = "outpost_nat";
 /// The whole firewall: one filter table and one NAT table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ruleset {
-    /// `table inet outpost`: chains `input`, `forward`, `output`.
+    /// `table ip outpost`: chains `input`, `forward`, `output`.
     pub filter: Table,
     /// `table ip outpost_nat`: chain `postrouting` (may have no rules).
     pub nat: Table,
@@ -26,7 +26,8 @@ pub struct Ruleset {
 /// An nf_tables address family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
-    /// `inet`: IPv4 and IPv6.
+    /// `inet`: IPv4 and IPv6 (the encoder supports it; the kernel outpost
+    /// builds has no IPv6, so plans use [`Family::Ip`]).
     Inet,
     /// `ip`: IPv4 only.
     Ip,

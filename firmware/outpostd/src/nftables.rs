@@ -1,6 +1,6 @@
 //! The nf_tables edge: loads the core's [`Ruleset`] into the kernel as one
 //! netlink transaction and reads outpost's tables back to tell whether they
-//! are still what was loaded. Only `table inet outpost` and
+//! are still what was loaded. Only `table ip outpost` and
 //! `table ip outpost_nat` are ever touched; other tables survive.
 //!
 //! outpostd speaks nf_tables netlink itself (a small encoder on a raw
@@ -131,10 +131,13 @@ impl NfTables {
     pub fn read(&mut self, rs: &Ruleset) -> Result<Vec<TableView>, NftError> {
         let wanted = wanted(rs);
         let mut raw: Vec<Vec<u8>> = Vec::new();
-        for family in [
+        let mut families = vec![
             encode::family_byte(rs.filter.family),
             encode::family_byte(rs.nat.family),
-        ] {
+        ];
+        // One dump per family: both tables in `ip` must not be read twice.
+        families.dedup();
+        for family in families {
             for what in [wire::NftMsg::GetChain, wire::NftMsg::GetRule] {
                 let seq = self.seq_next();
                 let req = readback::dump_request(what, family, seq);

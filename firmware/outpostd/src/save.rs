@@ -140,7 +140,7 @@ pub enum Keep<'a> {
     Backup(&'a dyn Fn(&Path) -> bool),
 }
 
-/// Replaces `dir/name` with `data` in the order above; `remount` opens and
+/// Replaces `dir/name` with `data` as the module doc says; `remount` opens and
 /// closes the read-write window (closed again even when writing fails).
 /// Returns whether the previous version was copied to `name.bak`.
 pub fn save_file(
@@ -182,6 +182,8 @@ fn replace(dir: &Path, target: &Path, data: &[u8], tmp: &Path) -> Result<(), Sav
     f.sync_all().map_err(io("syncing", tmp))?;
     drop(f);
     sync_dir(dir)?;
+    // Held open across the rename: the old clusters stay allocated until
+    // `target`'s entry on disk names the new ones.
     let old = File::open(target).ok();
     fs::rename(tmp, target).map_err(io("renaming into place", tmp))?;
     sync_dir(dir)?;

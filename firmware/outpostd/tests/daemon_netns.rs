@@ -208,12 +208,12 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
     // The firewall outpostd loaded, as nft text, and the kernel agrees.
     let (ok, rules) = agent.ask("rules");
     assert!(ok, "{rules}");
-    assert!(rules.contains("table inet outpost {"), "{rules}");
+    assert!(rules.contains("table ip outpost {"), "{rules}");
     assert!(
         rules.contains("kernel: matches what outpostd loaded"),
         "{rules}"
     );
-    let listed = agent.run_inside(&["nft", "list", "table", "inet", "outpost"]);
+    let listed = agent.run_inside(&["nft", "list", "table", "ip", "outpost"]);
     assert!(
         listed.contains("type filter hook input priority filter;"),
         "{listed}"
@@ -226,7 +226,7 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
         "0"
     );
     // Someone changes the rules behind outpostd's back: `rules` says so.
-    agent.run_inside(&["nft", "add", "rule", "inet", "outpost", "input", "accept"]);
+    agent.run_inside(&["nft", "add", "rule", "ip", "outpost", "input", "accept"]);
     let (ok, rules) = agent.ask("rules");
     assert!(!ok, "drift not reported: {rules}");
     assert!(rules.contains("kernel: DIFFERS"), "{rules}");

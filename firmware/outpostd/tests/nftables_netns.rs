@@ -319,7 +319,7 @@ fn a_refused_batch_leaves_the_previous_rules_in_force() {
         );
         assert!(nf.verify(&good).unwrap().matches());
         // the verification tells when the kernel's tables drift
-        nft(&["insert", "rule", "inet", "outpost", "input", "accept"]);
+        nft(&["insert", "rule", "ip", "outpost", "input", "accept"]);
         let v = nf.verify(&good).unwrap();
         assert!(!v.matches(), "an added rule went unnoticed");
         assert!(v.summary().contains("chain input"), "{}", v.summary());

@@ -162,7 +162,9 @@ pub fn ruleset(config: &Config) -> Ruleset {
     };
     Ruleset {
         filter: Table {
-            family: Family::Inet,
+            // IPv4 only: the kernel has no IPv6 (linux.fragment), so there
+            // is nothing else to filter, and no IPv6 packet is routed at all.
+            family: Family::Ip,
             name: FILTER_TABLE.into(),
             chains: vec![
                 chain(

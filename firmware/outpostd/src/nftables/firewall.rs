@@ -25,8 +25,10 @@ pub fn apply_firewall(plan: &Plan) -> Result<(), NftError> {
     match NfTables::open().and_then(|mut nf| nf.load(rs)) {
         Ok(()) => {
             info!(
-                "firewall loaded: table inet {}, table ip {}, {} rules",
+                "firewall loaded: table {} {}, table {} {}, {} rules",
+                rs.filter.family,
                 rs.filter.name,
+                rs.nat.family,
                 rs.nat.name,
                 count(rs)
             );
