@@ -1,12 +1,15 @@
 //! Reading a link's index, flags and MTU with the classic `SIOCGIF*`
-//! ioctls instead of an rtnetlink `RTM_GETLINK`.
+//! ioctls instead of a netlink `RTM_GETLINK`.
 //!
 //! Why: on a 32-bit kernel the `IFLA_MAP` attribute of every link message is
 //! 28 bytes (`struct rtnl_link_ifmap` holds `__u64`s, 4-byte aligned on
-//! i386), while netlink-packet-route only accepts the 32 bytes a 64-bit
-//! kernel sends. It then drops the whole answer and the request waits
-//! forever — on the router, never on an x86-64 test host. The ioctls have
-//! one layout everywhere and cost a few bytes of code.
+//! i386), while netlink-packet-route (which outpostd used then) only
+//! accepted the 32 bytes a 64-bit kernel sends. It dropped the whole answer
+//! and the request waited forever — on the router, never on an x86-64 test
+//! host. Our own netlink code reads by length and would not, but a link
+//! answer is a kilobyte of attributes for three numbers: the ioctls have one
+//! layout everywhere and cost a few bytes of code. Links are *changed*
+//! over netlink ([`crate::netlink`]).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

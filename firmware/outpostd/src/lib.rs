@@ -1,7 +1,8 @@
 //! `outpostd`, the Outpost router agent, as a library so its edges can be
 //! tested on the host: the command line ([`cli`]), the logger and its
 //! in-RAM ring ([`logger`], [`log_ring`]), the side-effect edges
-//! ([`netlink`], [`system`], [`mounts`]), applying a config through them
+//! ([`netlink`] and [`nftables`] over the shared netlink code in [`nl`],
+//! [`system`], [`mounts`]), applying a config through them
 //! ([`apply`]), config loading shared with the host ([`check`]), the control
 //! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
 
@@ -20,6 +21,7 @@ pub mod medium;
 pub mod mounts;
 pub mod netlink;
 pub mod nftables;
+pub mod nl;
 pub mod save;
 pub mod supervisor;
 pub mod system;

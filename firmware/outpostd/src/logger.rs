@@ -27,7 +27,7 @@ pub fn format_line(level: Level, message: &str) -> String {
 
 impl Log for ConsoleLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        // Dependencies (rtnetlink, tokio) log at debug/trace; only ours is shown.
+        // Only our own lines: a dependency that logs (at debug/trace) is not shown.
         metadata.target().starts_with("outpostd") && metadata.level() <= log::max_level()
     }
 

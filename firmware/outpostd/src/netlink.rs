@@ -1,19 +1,29 @@
-//! The rtnetlink edge: verb-named, idempotent functions that make one fact
-//! about links, addresses and routes true in the kernel and say whether they
-//! had to change anything (`Ok(true)`) or found it already so (`Ok(false)`).
-//! Deciding *what* should be true is the plans' job (pure code); this file
-//! only reads the kernel's state and writes the difference.
+//! The routing netlink edge: verb-named, idempotent functions that make one
+//! fact about links, addresses and routes true in the kernel and say whether
+//! they had to change anything (`Ok(true)`) or found it already so
+//! (`Ok(false)`). Deciding *what* should be true is the plans' job (pure
+//! code); this file only reads the kernel's state and writes the difference.
+//!
+//! It speaks NETLINK_ROUTE itself: the messages are built and read by the
+//! pure functions in `netlink/messages.rs`, over the netlink socket shared with
+//! nf_tables ([`crate::nl`]). Links are read with ioctls ([`crate::ifreq`]).
+//! The verbs stay `async` for their callers, but each is a few blocking
+//! calls on a local socket the kernel answers at once (5 s timeout at most).
 
-use std::net::{IpAddr, Ipv4Addr};
+mod messages;
 
-use futures_util::TryStreamExt;
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::{Mutex, PoisonError};
+
 use outpost_core::net::{Ipv4Cidr, Ipv4Net};
-use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
+
+use crate::nl::wire::Message;
+use crate::nl::Socket;
+use messages::{KernelRoute, RT_TABLE_MAIN};
 
 /// Linux errno values the edge tells apart (the same on every architecture
-/// outpostd runs on; kept here so the edge needs no libc dependency).
+/// outpostd runs on).
 const ENODEV: i32 = 19;
 const EEXIST: i32 = 17;
 const ESRCH: i32 = 3;
@@ -25,7 +35,7 @@ const IFF_UP: u32 = 0x1;
 pub enum NetlinkError {
     /// The route netlink socket could not be opened.
     #[error("cannot open a route netlink socket: {0}")]
-    Open(#[source] std::io::Error),
+    Open(#[source] io::Error),
     /// The device named in the config does not exist in the kernel.
     #[error("no network device named `{0}` (is its driver in the kernel? `ip link` lists the devices there are)")]
     NoSuchDevice(String),
@@ -36,7 +46,7 @@ pub enum NetlinkError {
         subject: String,
         /// The kernel's error.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// The kernel refused or failed a request.
     #[error("{action} {subject}: {source}")]
@@ -45,9 +55,9 @@ pub enum NetlinkError {
         action: String,
         /// The device or route it was done to.
         subject: String,
-        /// The kernel's or the library's error.
+        /// The kernel's errno, or why no answer came.
         #[source]
-        source: rtnetlink::Error,
+        source: io::Error,
     },
 }
 
@@ -73,23 +83,22 @@ pub struct Route<'a> {
     pub device: Option<&'a str>,
 }
 
-/// A connection to the kernel's routing netlink, driven on the current tokio
-/// runtime.
-pub struct Netlink {
-    handle: Handle,
+/// The socket and the next sequence number, used by one request at a time
+/// (answers are read right after each request, so two must not interleave).
+struct Conn {
+    sock: Socket,
+    seq: u32,
 }
 
-fn errno(e: &rtnetlink::Error) -> Option<i32> {
-    match e {
-        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()),
-        _ => None,
-    }
+/// A connection to the kernel's routing netlink.
+pub struct Netlink {
+    conn: Mutex<Conn>,
 }
 
 fn request(
     action: impl Into<String>,
     subject: impl Into<String>,
-    source: rtnetlink::Error,
+    source: io::Error,
 ) -> NetlinkError {
     NetlinkError::Request {
         action: action.into(),
@@ -99,11 +108,57 @@ fn request(
 }
 
 impl Netlink {
-    /// Opens the socket and spawns its driver task; call inside a tokio runtime.
+    /// Opens the socket.
     pub fn connect() -> Result<Self, NetlinkError> {
-        let (connection, handle, _) = rtnetlink::new_connection().map_err(NetlinkError::Open)?;
-        tokio::spawn(connection);
-        Ok(Netlink { handle })
+        let sock = Socket::open(libc::NETLINK_ROUTE).map_err(NetlinkError::Open)?;
+        Ok(Netlink {
+            // Any start will do; distinct per process makes traces readable.
+            conn: Mutex::new(Conn {
+                sock,
+                seq: std::process::id() << 8,
+            }),
+        })
+    }
+
+    /// Runs `f` with the socket and a fresh sequence number, alone.
+    fn with_socket<T>(&self, f: impl FnOnce(&Socket, u32) -> T) -> T {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.seq = conn.seq.wrapping_add(1);
+        f(&conn.sock, conn.seq)
+    }
+
+    /// Sends the request `build` makes for a fresh sequence number and
+    /// waits for its acknowledgement: `Ok(true)` when the kernel did it,
+    /// `Ok(false)` when it refused with `already` (the fact was true
+    /// already), an error naming `action` and `subject` otherwise.
+    fn change(
+        &self,
+        already: Option<i32>,
+        action: &str,
+        subject: &str,
+        build: impl FnOnce(u32) -> Vec<u8>,
+    ) -> Result<bool, NetlinkError> {
+        match self.with_socket(|sock, seq| sock.request(&build(seq), seq)) {
+            Ok(None) => Ok(true),
+            Ok(Some(errno)) if Some(errno) == already => Ok(false),
+            Ok(Some(errno)) => Err(request(
+                action,
+                subject,
+                io::Error::from_raw_os_error(errno),
+            )),
+            Err(e) => Err(request(action, subject, e)),
+        }
+    }
+
+    /// Runs the dump `build` makes and keeps what `keep` makes of each line.
+    fn dump<T>(
+        &self,
+        build: impl FnOnce(u32) -> Vec<u8>,
+        mut keep: impl FnMut(&Message) -> Option<T>,
+    ) -> io::Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.with_socket(|sock, seq| sock.dump(&build(seq), |m| out.extend(keep(m))))?;
+        Ok(out)
     }
 
     /// The kernel's view of the link named `device` (read with ioctls: see
@@ -131,14 +186,9 @@ impl Netlink {
         if link.up {
             return Ok(false);
         }
-        let msg = LinkUnspec::new_with_index(link.index).up().build();
-        self.handle
-            .link()
-            .set(msg)
-            .execute()
-            .await
-            .map_err(|e| request("bring up", device, e))?;
-        Ok(true)
+        self.change(None, "bring up", device, |seq| {
+            messages::set_link(seq, link.index, true, None)
+        })
     }
 
     /// Sets the MTU of `device`.
@@ -147,34 +197,18 @@ impl Netlink {
         if link.mtu == Some(mtu) {
             return Ok(false);
         }
-        let msg = LinkUnspec::new_with_index(link.index).mtu(mtu).build();
-        self.handle
-            .link()
-            .set(msg)
-            .execute()
-            .await
-            .map_err(|e| request(format!("set MTU {mtu} on"), device, e))?;
-        Ok(true)
+        self.change(None, &format!("set MTU {mtu} on"), device, |seq| {
+            messages::set_link(seq, link.index, false, Some(mtu))
+        })
     }
 
     /// The IPv4 addresses on `device`, with their prefix lengths.
     pub async fn addresses(&self, device: &str) -> Result<Vec<Ipv4Cidr>, NetlinkError> {
         let link = self.link(device).await?;
-        let mut stream = self
-            .handle
-            .address()
-            .get()
-            .set_link_index_filter(link.index)
-            .execute();
-        let mut out = Vec::new();
-        while let Some(msg) = stream
-            .try_next()
-            .await
-            .map_err(|e| request("list addresses of", device, e))?
-        {
-            out.extend(ipv4_of(&msg));
-        }
-        Ok(out)
+        self.dump(messages::get_addresses, |m| {
+            messages::address(m).and_then(|(index, cidr)| (index == link.index).then_some(cidr))
+        })
+        .map_err(|e| request("list addresses of", device, e))
     }
 
     /// Adds the address `cidr` to `device`; `Ok(false)` when it is there
@@ -184,85 +218,60 @@ impl Netlink {
             return Ok(false);
         }
         let link = self.link(device).await?;
-        let added = self
-            .handle
-            .address()
-            .add(link.index, IpAddr::V4(cidr.addr), cidr.prefix)
-            .execute()
-            .await;
-        match added {
-            Ok(()) => Ok(true),
-            // Present since the read above: somebody else made it true.
-            Err(e) if errno(&e) == Some(EEXIST) => Ok(false),
-            Err(e) => Err(request(format!("add address {cidr} to"), device, e)),
-        }
+        // EEXIST: present since the read above, somebody else made it true.
+        self.change(
+            Some(EEXIST),
+            &format!("add address {cidr} to"),
+            device,
+            |seq| messages::add_address(seq, link.index, cidr),
+        )
     }
 
     /// Installs `route` in the main table, replacing a route to the same
     /// destination that goes another way; `Ok(false)` when that exact route
     /// is there already.
     pub async fn add_route(&self, route: &Route<'_>) -> Result<bool, NetlinkError> {
-        let oif = match route.device {
-            Some(dev) => Some(self.link(dev).await?.index),
-            None => None,
-        };
+        let r = self.kernel_route(route).await?;
         let present = self.routes().await?.into_iter().any(|(dst, gw, o)| {
-            dst == route.destination && gw == route.gateway && (oif.is_none() || o == oif)
+            dst == r.destination && gw == r.gateway && (r.oif.is_none() || o == r.oif)
         });
         if present {
             return Ok(false);
         }
-        let msg = self.route_message(route).await?;
-        self.handle
-            .route()
-            .add(msg)
-            .replace()
-            .execute()
-            .await
-            .map_err(|e| request("add route", describe(route), e))?;
-        Ok(true)
+        self.change(None, "add route", &describe(route), |seq| {
+            messages::add_route(seq, &r)
+        })
     }
 
     /// Removes `route` from the main table; `Ok(false)` when it was not there.
     pub async fn del_route(&self, route: &Route<'_>) -> Result<bool, NetlinkError> {
-        let msg = self.route_message(route).await?;
-        match self.handle.route().del(msg).execute().await {
-            Ok(()) => Ok(true),
-            Err(e) if errno(&e) == Some(ESRCH) => Ok(false),
-            Err(e) => Err(request("delete route", describe(route), e)),
-        }
+        let r = self.kernel_route(route).await?;
+        self.change(Some(ESRCH), "delete route", &describe(route), |seq| {
+            messages::del_route(seq, &r)
+        })
     }
 
     /// The IPv4 routes of the main table, as (destination, gateway, output index).
     pub async fn routes(
         &self,
     ) -> Result<Vec<(Ipv4Net, Option<Ipv4Addr>, Option<u32>)>, NetlinkError> {
-        let filter = RouteMessageBuilder::<Ipv4Addr>::new().build();
-        let mut stream = self.handle.route().get(filter).execute();
-        let mut out = Vec::new();
-        while let Some(msg) = stream
-            .try_next()
-            .await
-            .map_err(|e| request("list", "routes", e))?
-        {
-            if msg.header.table != 254 {
-                continue;
-            }
-            out.push(route_of(&msg));
-        }
-        Ok(out)
+        self.dump(messages::get_routes, |m| {
+            let (table, r) = messages::route(m)?;
+            (table == RT_TABLE_MAIN).then_some((r.destination, r.gateway, r.oif))
+        })
+        .map_err(|e| request("list", "routes", e))
     }
 
-    async fn route_message(&self, route: &Route<'_>) -> Result<RouteMessage, NetlinkError> {
-        let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
-            .destination_prefix(route.destination.addr(), route.destination.prefix());
-        if let Some(gw) = route.gateway {
-            b = b.gateway(gw);
-        }
-        if let Some(dev) = route.device {
-            b = b.output_interface(self.link(dev).await?.index);
-        }
-        Ok(b.build())
+    async fn kernel_route(&self, route: &Route<'_>) -> Result<KernelRoute, NetlinkError> {
+        let oif = match route.device {
+            Some(dev) => Some(self.link(dev).await?.index),
+            None => None,
+        };
+        Ok(KernelRoute {
+            destination: route.destination,
+            gateway: route.gateway,
+            oif,
+        })
     }
 }
 
@@ -275,42 +284,4 @@ fn describe(route: &Route<'_>) -> String {
         s.push_str(&format!(" dev {dev}"));
     }
     s
-}
-
-fn ipv4_of(msg: &AddressMessage) -> Option<Ipv4Cidr> {
-    // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on
-    // point-to-point links, so prefer the former.
-    let local = msg.attributes.iter().find_map(|a| match a {
-        AddressAttribute::Local(IpAddr::V4(v)) => Some(*v),
-        _ => None,
-    });
-    let addr = local.or_else(|| {
-        msg.attributes.iter().find_map(|a| match a {
-            AddressAttribute::Address(IpAddr::V4(v)) => Some(*v),
-            _ => None,
-        })
-    })?;
-    Some(Ipv4Cidr {
-        addr,
-        prefix: msg.header.prefix_len,
-    })
-}
-
-fn route_of(msg: &RouteMessage) -> (Ipv4Net, Option<Ipv4Addr>, Option<u32>) {
-    let mut dst = Ipv4Addr::UNSPECIFIED;
-    let mut gw = None;
-    let mut oif = None;
-    for a in &msg.attributes {
-        match a {
-            RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = *d,
-            RouteAttribute::Gateway(RouteAddress::Inet(g)) => gw = Some(*g),
-            RouteAttribute::Oif(i) => oif = Some(*i),
-            _ => {}
-        }
-    }
-    (
-        Ipv4Net::new(dst, msg.header.destination_prefix_length),
-        gw,
-        oif,
-    )
 }

@@ -4,7 +4,7 @@
 
 mod netns;
 
-use netns::{in_netns, ip, root_or_skip};
+use netns::{flags, in_netns, ip, root_or_skip};
 use outpost_core::net::Ipv4Cidr;
 use outpost_core::plan::{InterfacePlan, RoutePlan};
 use outpostd::apply::{apply_interface, apply_route, InterfaceChanges};
@@ -14,15 +14,6 @@ use outpostd::system;
 fn veth() {
     // No dummy driver on every host; veth is everywhere.
     ip(&["link", "add", "op0", "type", "veth", "peer", "name", "op1"]);
-}
-
-/// The link flags `ip -o link` prints between `<` and `>`.
-fn flags(line: &str) -> Vec<String> {
-    let inner = line
-        .split_once('<')
-        .and_then(|(_, rest)| rest.split_once('>'))
-        .map_or("", |(f, _)| f);
-    inner.split(',').map(str::to_string).collect()
 }
 
 fn plan(mtu: Option<u32>, address: &str) -> InterfacePlan {

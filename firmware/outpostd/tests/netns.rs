@@ -49,3 +49,12 @@ pub fn ip(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The link flags `ip -o link` prints between `<` and `>`.
+pub fn flags(line: &str) -> Vec<String> {
+    let inner = line
+        .split_once('<')
+        .and_then(|(_, rest)| rest.split_once('>'))
+        .map_or("", |(f, _)| f);
+    inner.split(',').map(str::to_string).collect()
+}

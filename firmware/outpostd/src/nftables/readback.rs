@@ -50,12 +50,15 @@ fn family_of(m: &Message) -> u8 {
 fn chain_view(a: Attrs) -> ChainView {
     let hook = a.get(4).map(|h| {
         let h = Attrs(h);
-        (h.u32(1).unwrap_or(u32::MAX), h.u32(2).unwrap_or(0) as i32)
+        (
+            h.u32_be(1).unwrap_or(u32::MAX),
+            h.u32_be(2).unwrap_or(0) as i32,
+        )
     });
     ChainView {
         name: a.string(3).unwrap_or_default(),
         hook,
-        policy: a.u32(5),
+        policy: a.u32_be(5),
         kind: a.string(7),
         rules: Vec::new(),
     }
@@ -149,7 +152,7 @@ pub fn collect<'a>(
         .collect();
     for m in messages {
         let fam = family_of(&m);
-        let a = m.attrs();
+        let a = m.attrs_after(wire::NFGEN);
         let kind = m.ty & 0xff;
         if m.ty >> 8 != wire::SUBSYS_NFTABLES {
             continue;
