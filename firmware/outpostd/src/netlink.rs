@@ -243,9 +243,15 @@ impl Netlink {
         })
     }
 
-    /// Removes `route` from the main table; `Ok(false)` when it was not there.
+    /// Removes `route` from the main table; `Ok(false)` when it was not
+    /// there, or its device is gone (and the route with it).
     pub async fn del_route(&self, route: &Route<'_>) -> Result<bool, NetlinkError> {
-        let r = self.kernel_route(route).await?;
+        let r = match self.kernel_route(route).await {
+            // The kernel drops a device's routes with it (pppd's vpn0 once
+            // the link is gone): there is nothing left to delete.
+            Err(NetlinkError::NoSuchDevice(_)) => return Ok(false),
+            other => other?,
+        };
         self.change(Some(ESRCH), "delete route", &describe(route), |seq| {
             messages::del_route(seq, &r)
         })

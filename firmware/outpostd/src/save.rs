@@ -17,7 +17,7 @@
 //!   entry that names them changes: a cut between leaves an entry pointing
 //!   at free clusters, which the next file written takes over.
 //!
-//! So every replacement ([`replace`]) goes: write `NAME.new`, fsync it,
+//! So every replacement (`replace`) goes: write `NAME.new`, fsync it,
 //! fsync the directory; rename it over `NAME` *while holding the old
 //! `NAME` open* (its clusters stay allocated); fsync the directory (on disk
 //! `NAME` is still the old file, `NAME.new` gone); fsync `NAME` (one sector

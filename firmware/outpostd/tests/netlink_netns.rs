@@ -190,6 +190,9 @@ fn routes_are_added_once_deleted_once_and_listed_as_ip_lists_them() {
         assert_eq!(ip(&["-4", "route", "show", "10.20.0.0/16"]).trim(), "");
         let missing = route("10.99.0.0/16", Some("10.9.8.1"), Some("op0"));
         assert!(!nl.del_route(&missing).await.unwrap());
+        // A route through a device that is gone went with it.
+        let gone = route("10.98.0.0/16", None, Some("vpn9"));
+        assert!(!nl.del_route(&gone).await.unwrap());
         assert!(nl.del_route(&on_link).await.unwrap());
         assert!(nl.del_route(&default).await.unwrap());
         assert_eq!(our_routes(&nl).await, ip_routes());
