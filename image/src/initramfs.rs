@@ -108,7 +108,7 @@ pub fn replace(a: &mut Archive, path: &str, entry: Entry) -> Result<()> {
 
 /// Adds every file, directory and link below `dir` at the archive's root.
 /// Modes: directories 0755, files 0755 if executable in the checkout else
-/// 0644, and [`PRIVATE_FILES`] 0600.
+/// 0644, and `PRIVATE_FILES` 0600.
 pub fn add_tree(a: &mut Archive, dir: &Path) -> Result<()> {
     fn walk(a: &mut Archive, root: &Path, dir: &Path) -> Result<()> {
         let mut items: Vec<_> = fs::read_dir(dir)

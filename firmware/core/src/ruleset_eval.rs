@@ -1,4 +1,4 @@
-//! A reference evaluator for [`Ruleset`]: what verdict a chain gives a
+//! A reference evaluator for [`Ruleset`](crate::ruleset::Ruleset): what verdict a chain gives a
 //! packet. It states the meaning of every [`Match`] in one place, lets
 //! tests prove a ruleset allows exactly what the seed's rules allow, and
 //! is the yardstick for the netlink encoder.

@@ -1,4 +1,4 @@
-//! Plans: everything a valid [`Config`](crate::Config) means for the box,
+//! Plans: everything a valid [`crate::Config`] means for the box,
 //! computed by pure functions — interface addresses, routes, sysctls, the
 //! firewall [`Ruleset`], and per role the tunnel's command lines and files.
 //! outpostd applies a plan; `mkoutpost plan` prints one. Nothing here
