@@ -105,6 +105,7 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
             }
         }
     }
+    keys::claim(&config, &base)?;
     let mut checked = config.clone();
     outpost_core::keyfiles::load_key_files(&mut checked, &base).map_err(|errs| {
         BuildError::Config(

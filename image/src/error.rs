@@ -51,6 +51,21 @@ pub enum BuildError {
         /// Bytes too many for the medium.
         over: u64,
     },
+    /// A private key already belongs to another router's image.
+    #[error(
+        "{} is the private key of `{owner}` (recorded in {}); `{hostname}` must not carry the same key: name a file of its own in its config (e.g. keys/{hostname}.ed25519) and mkoutpost generates it. If `{hostname}` is `{owner}` renamed, delete {} and build again",
+        key.display(), record.display(), record.display()
+    )]
+    KeyShared {
+        /// The private key file.
+        key: std::path::PathBuf,
+        /// The router recorded as its owner.
+        owner: String,
+        /// The router being built.
+        hostname: String,
+        /// The owner record beside the key.
+        record: std::path::PathBuf,
+    },
 }
 
 impl BuildError {

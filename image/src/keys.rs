@@ -4,6 +4,12 @@
 //! image gets keys of its own and a whole site built from one directory
 //! shares the public halves it needs (the office pins `concentrator.pub`,
 //! the concentrator trusts `office1.pub`). Private keys are mode 0600.
+//!
+//! A private key belongs to one router: the first build that puts it in an
+//! image records that router's host name beside it (`KEY.owner`), and a
+//! build of another router naming the same file is refused. Two offices
+//! copied from one example would otherwise share an identity, and the
+//! concentrator could not tell them apart.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -90,9 +96,67 @@ pub fn ensure(cache: &Cache, config: &Config, base: &Path) -> Result<Vec<PathBuf
 
 /// `K` → `K.pub`.
 pub fn pub_path(private: &Path) -> PathBuf {
-    let mut s = private.as_os_str().to_owned();
-    s.push(".pub");
+    suffixed(private, ".pub")
+}
+
+/// `K` → `K.owner`: the host name of the router whose image carries `K`.
+pub fn owner_path(private: &Path) -> PathBuf {
+    suffixed(private, ".owner")
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
     PathBuf::from(s)
+}
+
+/// What an owner record means for a router about to use the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// No router has used it yet: record this one.
+    New,
+    /// This router's own key.
+    Own,
+    /// Another router's key.
+    Other(String),
+}
+
+/// Judges `recorded` (the owner file's text, if any) for `hostname`.
+pub fn judge(recorded: Option<&str>, hostname: &str) -> Claim {
+    match recorded.map(str::trim) {
+        None | Some("") => Claim::New,
+        Some(owner) if owner == hostname => Claim::Own,
+        Some(owner) => Claim::Other(owner.to_string()),
+    }
+}
+
+/// Records `config`'s host name as the owner of each private key it uses,
+/// refusing a key another router owns ([`BuildError::KeyShared`]).
+pub fn claim(config: &Config, base: &Path) -> Result<()> {
+    let hostname = &config.system.hostname;
+    for k in referenced(config).into_iter().filter(|k| k.private) {
+        let key = base.join(&k.rel);
+        let record = owner_path(&key);
+        let recorded = match fs::read_to_string(&record) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(BuildError::io(format!("reading {}", record.display()), e)),
+        };
+        match judge(recorded.as_deref(), hostname) {
+            Claim::Own => {}
+            Claim::New => fs::write(&record, format!("{hostname}\n"))
+                .map_err(|e| BuildError::io(format!("writing {}", record.display()), e))?,
+            Claim::Other(owner) => {
+                return Err(BuildError::KeyShared {
+                    key,
+                    owner,
+                    hostname: hostname.clone(),
+                    record,
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Makes an ed25519 pair at `private` and `private.pub` (an existing private
@@ -124,4 +188,49 @@ pub fn generate(cache: &Cache, private: &Path) -> Result<()> {
     let pubfile = pub_path(private);
     fs::write(&pubfile, format!("{line}\n"))
         .map_err(|e| BuildError::io(format!("writing {}", pubfile.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_belongs_to_the_first_router_that_used_it() {
+        assert_eq!(judge(None, "office1"), Claim::New);
+        assert_eq!(judge(Some(" \n"), "office1"), Claim::New);
+        assert_eq!(judge(Some("office1\n"), "office1"), Claim::Own);
+        assert_eq!(
+            judge(Some("office1\r\n"), "office2"),
+            Claim::Other("office1".into())
+        );
+    }
+
+    #[test]
+    fn a_second_router_naming_the_same_key_is_refused_with_a_fix() {
+        let dir = std::env::temp_dir().join(format!("mkoutpost-claim-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("keys")).unwrap();
+        let text = include_str!("../../examples/site/office.toml");
+        let office1 = outpost_core::Config::from_str_named("office.toml", text).unwrap();
+        claim(&office1, &dir).unwrap();
+        let record = dir.join("keys/office1.ed25519.owner");
+        assert_eq!(fs::read_to_string(&record).unwrap(), "office1\n");
+        // The same router again: fine, nothing changes.
+        claim(&office1, &dir).unwrap();
+        // A copy of it under another name, same key file: refused.
+        let office2 = outpost_core::Config::from_str_named(
+            "office2.toml",
+            &text.replace("hostname = \"office1\"", "hostname = \"office2\""),
+        )
+        .unwrap();
+        let e = claim(&office2, &dir).unwrap_err().to_string();
+        assert!(
+            e.contains("keys/office1.ed25519 is the private key of `office1`"),
+            "{e}"
+        );
+        assert!(e.contains("e.g. keys/office2.ed25519"), "{e}");
+        assert!(e.contains("office1.ed25519.owner"), "{e}");
+        assert_eq!(fs::read_to_string(&record).unwrap(), "office1\n");
+        let _ = fs::remove_dir_all(&dir);
+    }
 }
