@@ -5,7 +5,7 @@
 //!
 //! FAT has no journal, and Linux's vfat writes a file's directory entry
 //! (which holds its size and first cluster) and the allocation table at
-//! different moments. Two traps follow, both seen in
+//! different moments. Three traps follow, each seen in
 //! `tests/media_powercut.rs`:
 //! - `rename` does not carry size and cluster to the new name: it writes
 //!   an empty entry (or leaves the replaced target's entry as it was), and
@@ -13,18 +13,21 @@
 //!   written, which a directory fsync does not do. Renaming `NAME` →
 //!   `NAME.bak`, then `NAME.new` → `NAME`, with directory fsyncs only, left
 //!   both names empty on disk: a cut there booted the baked-in config.
-//! - freeing clusters (truncate, unlink) reaches the table before the
-//!   entry that names them changes: a cut between leaves an entry pointing
-//!   at free clusters, which the next file written takes over.
+//! - a file's fsync writes its entry *before* the table: a cut between
+//!   leaves the entry naming clusters the table still calls free (and the
+//!   ones it had, lost); freeing that chain later is a FAT error.
+//! - freeing clusters (truncate, unlink, a replaced file's last close) must
+//!   not reach the disk while an entry there still names them.
 //!
-//! So every replacement (`replace`) goes: write `NAME.new`, fsync it,
-//! fsync the directory; rename it over `NAME` *while holding the old
-//! `NAME` open* (its clusters stay allocated); fsync the directory (on disk
-//! `NAME` is still the old file, `NAME.new` gone); fsync `NAME` (one sector
-//! write points its entry at the new, already synced clusters); only then
-//! close the old file, freeing clusters no entry names any more. A stale
-//! `NAME.new` is removed the same way: unlinked while open, directory
-//! synced, then closed.
+//! So every replacement (`replace`) goes: write `NAME.new`; fsync the
+//! directory (the table takes its clusters; its entry still names none);
+//! fsync `NAME.new` (its entry names them); rename it over `NAME` *while
+//! holding the old `NAME` open* (its clusters stay allocated); fsync the
+//! directory (on disk `NAME` is still the old file, `NAME.new` gone); fsync
+//! `NAME` (one sector write points its entry at the new clusters); only
+//! then close the old file, freeing clusters no entry names any more. A
+//! stale `NAME.new` is removed the same way: unlinked while open,
+//! directory synced, then closed.
 //!
 //! A save with a backup first replaces `NAME.bak` with a copy of `NAME` —
 //! only when `NAME` is worth keeping, so a broken edit never overwrites the
@@ -179,9 +182,12 @@ fn replace(dir: &Path, target: &Path, data: &[u8], tmp: &Path) -> Result<(), Sav
     remove(dir, tmp)?;
     let mut f = File::create(tmp).map_err(io("creating", tmp))?;
     f.write_all(data).map_err(io("writing", tmp))?;
+    // The directory's fsync first: it writes the allocation table (the new
+    // clusters taken) while `tmp`'s entry still names none; the file's own
+    // fsync would write the entry first and the table after.
+    sync_dir(dir)?;
     f.sync_all().map_err(io("syncing", tmp))?;
     drop(f);
-    sync_dir(dir)?;
     // Held open across the rename: the old clusters stay allocated until
     // `target`'s entry on disk names the new ones.
     let old = File::open(target).ok();
