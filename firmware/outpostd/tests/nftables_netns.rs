@@ -6,67 +6,36 @@
 //! and every match and verdict the core can express lists the same whether
 //! `nft -f` loaded the core's text or outpostd loaded the ruleset.
 
+// The core's example loader and golden paths, one copy for both crates.
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
 mod netns;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use netns::{in_netns, root_or_skip};
-use outpost_core::config::KeySource;
-use outpost_core::keys::PublicKey;
 use outpost_core::plan::plan;
 use outpost_core::ruleset::{
     Chain, ChainType, CtState, Family, Hook, IcmpType, L4Proto, Match, Policy, Rule, Ruleset,
     Table, Verdict,
 };
-use outpost_core::validate::check;
 use outpostd::nftables::{NfTables, NftError};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// Every example's ruleset as (`dir-stem`, ruleset), as the core's golden
 /// files name them; key files are replaced by a test key (the ruleset does
 /// not depend on keys).
 fn example_rulesets() -> Vec<(String, Ruleset)> {
-    let key = PublicKey::parse(
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHd3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3d3 test-key",
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    for dir in ["seed-ch5", "site"] {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(workspace().join("examples").join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        files.sort();
-        for f in files {
-            let text = std::fs::read_to_string(&f).unwrap();
-            let mut c = check(&f.display().to_string(), &text)
-                .unwrap_or_else(|_| panic!("{} does not validate", f.display()));
-            if let Some(t) = &mut c.tunnel {
-                if let KeySource::File(_) = t.host_key {
-                    t.host_key = KeySource::Inline(key.clone());
-                }
-            }
-            for p in &mut c.peers {
-                if let KeySource::File(_) = p.public_key {
-                    p.public_key = KeySource::Inline(key.clone());
-                }
-            }
-            let rs = plan(&c, Path::new("/boot/outpost")).unwrap().ruleset;
-            let stem = f.file_stem().unwrap().to_string_lossy().to_string();
-            out.push((format!("{dir}-{stem}"), rs));
-        }
-    }
+    let out: Vec<(String, Ruleset)> = common::examples()
+        .into_iter()
+        .map(|(name, c)| (name, plan(&c, Path::new("/boot/outpost")).unwrap().ruleset))
+        .collect();
     assert!(out.len() >= 7, "examples missing: {}", out.len());
     out
 }
 
 fn golden(name: &str) -> String {
-    let p = workspace().join("firmware/core/tests/golden").join(name);
+    let p = common::golden_path(name);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

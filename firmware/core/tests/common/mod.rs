@@ -1,6 +1,8 @@
 //! Shared by the integration tests: loading the repo's example configs
 //! (with fixed test keys standing in for the key files mkoutpost
 //! generates), and golden-file comparison (`OUTPOST_BLESS=1` rewrites).
+//! outpostd's nf_tables tests include this file too (`#[path]`), so paths
+//! here hold from either crate's manifest directory.
 
 #![allow(dead_code)]
 
@@ -63,11 +65,16 @@ pub fn fill_test_keys(c: &mut Config) {
     }
 }
 
+/// The core's golden file `name` (from this crate or a sibling crate).
+pub fn golden_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/golden")
+        .join(name)
+}
+
 /// Compares `actual` with golden file `name`; with `OUTPOST_BLESS=1` writes it.
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
+    let path = golden_path(name);
     if std::env::var_os("OUTPOST_BLESS").is_some_and(|v| v == "1") {
         std::fs::write(&path, actual).unwrap();
         return;
