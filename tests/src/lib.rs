@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use mkoutpost::build::{self, BuildOptions, BuildReport};
 use mkoutpost::cpu::Cpu;
-use mkoutpost::media::Seed;
-use outpost_qemu::{Hub, Machine, MachineSpec, Nic};
+use mkoutpost::media::{Format, Seed};
+use outpost_qemu::{Drive, Hub, Machine, MachineSpec, Nic};
 
 pub mod bench;
 pub mod faults;
@@ -100,6 +100,36 @@ pub fn start(report: &BuildReport, name: &str, work: &Path, spec: MachineSpec) -
     }
     let machine = Machine::start(spec, work)?;
     Ok(Booted { machine, hubs })
+}
+
+/// `spec` booting from the medium image `disk`: a CF card as the IDE disk
+/// (boot `c`), a floppy as drive A; `snapshot` throws the guest's writes away.
+pub fn from_medium(spec: MachineSpec, format: Format, disk: &Path, snapshot: bool) -> MachineSpec {
+    match format {
+        Format::Cf => spec.drive(Drive::ide(disk).snapshot(snapshot)).boot("c"),
+        _ => spec.drive(Drive::floppy(disk).snapshot(snapshot)).boot("a"),
+    }
+}
+
+/// Boots the medium image `disk` itself (the guest's writes stay in it),
+/// 32 MB, to `outpostd: ready` and a fresh shell prompt.
+pub fn boot_medium(
+    report: &BuildReport,
+    format: Format,
+    disk: &Path,
+    name: &str,
+    work: &Path,
+) -> Result<Booted> {
+    let spec = MachineSpec::new(name).memory_mib(32).no_reboot(true);
+    let booted = start(report, name, work, from_medium(spec, format, disk, false))?;
+    let m = &booted.machine;
+    m.wait_for("outpostd: ready", BOOT_TIMEOUT)
+        .context("outpostd reports ready")?;
+    // The shell printed its prompt before outpostd's lines: ask for a new one.
+    m.send_line("")?;
+    m.wait_for("# ", CMD_TIMEOUT)
+        .context("console shell prompt")?;
+    Ok(booted)
 }
 
 /// How long a guest may take to boot to `outpostd: ready` under TCG on a

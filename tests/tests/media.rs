@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use mkoutpost::build::{BuildOptions, BuildReport};
 use mkoutpost::cpu::Cpu;
 use mkoutpost::media::{self, Format, Seed};
-use outpost_qemu::{Drive, Hub, Machine, MachineSpec};
+use outpost_qemu::{Hub, Machine, MachineSpec};
 use outpost_tests::{
-    build_with, example, guest_hostname, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT,
+    boot_medium, build_with, example, from_medium, guest_hostname, repo, workdir, BOOT_TIMEOUT,
+    CMD_TIMEOUT,
 };
 
 /// Every build in this file uses the same date, so tests running in
@@ -68,15 +69,7 @@ fn boots_from(format: Format, device: &str) {
         .expect("medium written")
         .expect("a medium format");
     eprintln!("{}", medium.report_line());
-    let spec = MachineSpec::new(format.name());
-    let spec = match format {
-        Format::Cf => spec
-            .drive(Drive::ide(&medium.path).snapshot(true))
-            .boot("c"),
-        _ => spec
-            .drive(Drive::floppy(&medium.path).snapshot(true))
-            .boot("a"),
-    };
+    let spec = from_medium(MachineSpec::new(format.name()), format, &medium.path, true);
     let (m, _hubs) = start(&report, format.name(), &work, spec);
     m.wait_for("SYSLINUX 6", BOOT_TIMEOUT)
         .expect("SYSLINUX starts from the medium");
@@ -236,18 +229,8 @@ fn boot_disk(
     name: &str,
     work: &Path,
 ) -> (Machine, Vec<Hub>) {
-    let spec = MachineSpec::new(name);
-    let spec = match format {
-        Format::Cf => spec.drive(Drive::ide(disk).snapshot(false)).boot("c"),
-        _ => spec.drive(Drive::floppy(disk).snapshot(false)).boot("a"),
-    };
-    let (m, hubs) = start(report, name, work, spec);
-    m.wait_for("outpostd: ready", BOOT_TIMEOUT)
-        .expect("outpostd reports ready");
-    // The shell printed its prompt before outpostd's lines: ask for a new one.
-    m.send_line("").unwrap();
-    m.wait_for("# ", CMD_TIMEOUT).expect("console shell prompt");
-    (m, hubs)
+    let booted = boot_medium(report, format, disk, name, work).expect("boots from the medium");
+    (booted.machine, booted.hubs)
 }
 
 /// `outpostd save FILE` on the guest, then a cold restart from the same disk

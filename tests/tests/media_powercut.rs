@@ -21,10 +21,8 @@ use std::time::{Duration, Instant};
 use mkoutpost::build::{self, BuildOptions};
 use mkoutpost::cpu::Cpu;
 use mkoutpost::media::{self, Format, Seed};
-use outpost_qemu::{Drive, Hub, Machine, MachineSpec};
-use outpost_tests::{
-    build_with, example, guest_hostname, repo, start, workdir, Booted, BOOT_TIMEOUT, CMD_TIMEOUT,
-};
+use outpost_qemu::{Hub, Machine};
+use outpost_tests::{boot_medium, build_with, example, guest_hostname, repo, workdir, CMD_TIMEOUT};
 
 fn boot(
     report: &build::BuildReport,
@@ -33,18 +31,9 @@ fn boot(
     name: &str,
     work: &Path,
 ) -> (Machine, Vec<Hub>) {
-    let spec = MachineSpec::new(name).memory_mib(32).no_reboot(true);
-    let spec = match format {
-        Format::Cf => spec.drive(Drive::ide(disk).snapshot(false)).boot("c"),
-        _ => spec.drive(Drive::floppy(disk).snapshot(false)).boot("a"),
-    };
-    let Booted { machine: m, hubs } = start(report, name, work, spec).expect("QEMU starts");
-    m.wait_for("outpostd: ready", BOOT_TIMEOUT)
-        .expect("outpostd reports ready after the cut");
-    // The shell printed its prompt before outpostd's lines: ask for a new one.
-    m.send_line("").unwrap();
-    m.wait_for("# ", CMD_TIMEOUT).expect("console shell prompt");
-    (m, hubs)
+    let booted =
+        boot_medium(report, format, disk, name, work).expect("boots from the medium after the cut");
+    (booted.machine, booted.hubs)
 }
 
 /// Checks one boot's console: config from the medium, no FAT trouble.
