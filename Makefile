@@ -39,13 +39,13 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# The end-to-end tests build images through the cache and boot QEMU guests;
-# two test threads keep both cores busy without starving the guests.
-# The whole-site test runs last and uncaptured, so its boot-to-tunnel and
-# recovery times show in the output (printed, never asserted).
-test: deps lint
-	$(CARGO) test --workspace -- --test-threads=2 --skip whole_site
-	$(CARGO) test -p outpost-tests --test site -- --nocapture whole_site
+# Stages (scripts/test.sh): lint; build (every component for both CPUs,
+# once, in parallel); unit, golden, fuzz and namespace tests; the QEMU
+# suites; the whole example site last and uncaptured, so its boot-to-tunnel
+# and recovery times show (printed, never asserted). Prints each stage's
+# duration at the end and fails a run over CI's budget (.ci/budget).
+test: deps
+	bash scripts/test.sh
 
 # The whole example site measured (issue 7): boot to tunnel, fault
 # detection and recovery, throughput through the tunnel against a plain

@@ -209,9 +209,6 @@ fn add_config(archive: &mut Archive, path: &Path, config: &Config, base: &Path) 
         fs::read(path).map_err(|e| BuildError::io(format!("reading {}", path.display()), e))?;
     initramfs::replace(archive, "etc/outpost.toml", file(text, 0o644))?;
     for k in keys::referenced(config) {
-        if k.rel.starts_with('/') {
-            continue; // an absolute path is the router's own business
-        }
         let src = base.join(&k.rel);
         let data =
             fs::read(&src).map_err(|e| BuildError::io(format!("reading {}", src.display()), e))?;

@@ -24,47 +24,64 @@ use crate::error::{BuildError, Result};
 use crate::exec;
 
 /// A key file the image carries: where it is on the host, where it goes in
-/// the image (relative to `/etc`), and whether it is private.
+/// the image (relative to `/etc`), whether it is private, and whose it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFile {
-    /// Path relative to the config's directory (and to `/etc` on the router).
+    /// Path relative to the config's directory (and to `/etc` on the router);
+    /// validation refuses absolute names and `..`, so it never leaves them.
     pub rel: String,
     /// Whether it is a private key (mode 0600).
     pub private: bool,
+    /// The router the key identifies: the comment of a generated pair, in
+    /// place of dropbearkey's `user@build-host`.
+    pub owner: String,
 }
 
 /// Every key file `config` names, private ones first.
 pub fn referenced(config: &Config) -> Vec<KeyFile> {
-    let mut out = Vec::new();
-    let mut public = |src: &KeySource| {
-        if let KeySource::File(p) = src {
-            out.push(KeyFile {
-                rel: p.clone(),
-                private: false,
-            });
-        }
-    };
-    if let Some(t) = &config.tunnel {
-        public(&t.host_key);
-    }
-    for p in &config.peers {
-        public(&p.public_key);
-    }
+    let hostname = &config.system.hostname;
     let mut private = Vec::new();
+    let mut public = Vec::new();
     if let Some(t) = &config.tunnel {
         private.push(KeyFile {
             rel: t.identity.clone(),
             private: true,
+            owner: hostname.clone(),
         });
+        if let KeySource::File(p) = &t.host_key {
+            // The office's config does not name its concentrator: the
+            // file's own name does (`keys/concentrator.ed25519.pub`).
+            public.push(KeyFile {
+                rel: p.clone(),
+                private: false,
+                owner: file_stem(p),
+            });
+        }
     }
     if let Some(c) = &config.concentrator {
         private.push(KeyFile {
             rel: c.host_key_file.clone(),
             private: true,
+            owner: hostname.clone(),
         });
     }
-    private.extend(out);
+    for peer in &config.peers {
+        if let KeySource::File(p) = &peer.public_key {
+            public.push(KeyFile {
+                rel: p.clone(),
+                private: false,
+                owner: peer.name.clone(),
+            });
+        }
+    }
+    private.extend(public);
     private
+}
+
+/// `keys/concentrator.ed25519.pub` → `concentrator`.
+fn file_stem(rel: &str) -> String {
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    name.split('.').next().unwrap_or(name).to_string()
 }
 
 /// Generates every missing key file of `config` under `base`: a missing
@@ -87,7 +104,7 @@ pub fn ensure(cache: &Cache, config: &Config, base: &Path) -> Result<Vec<PathBuf
                 hint: "put the peer's `ssh-ed25519 AAAA…` line there, or name a file ending in .pub next to the config and mkoutpost will generate the pair".into(),
             });
         };
-        generate(cache, &private)?;
+        generate(cache, &private, &k.owner)?;
         made.push(private.clone());
         made.push(pub_path(&private));
     }
@@ -159,11 +176,17 @@ pub fn claim(config: &Config, base: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Makes an ed25519 pair at `private` and `private.pub` (an existing private
-/// key is kept and only its public half is written).
-pub fn generate(cache: &Cache, private: &Path) -> Result<()> {
+/// Makes an ed25519 pair at `private` and `private.pub`, the public line's
+/// comment `owner` (an existing private key is kept and only its public
+/// half is written).
+pub fn generate(cache: &Cache, private: &Path, owner: &str) -> Result<()> {
     let tool = crate::dropbear::host_dropbearkey(cache)?;
-    if let Some(dir) = private.parent() {
+    // A key directory made here is private; an existing one (perhaps the
+    // config's own directory) keeps the permissions its owner gave it.
+    if let Some(dir) = private
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
         fs::create_dir_all(dir)
             .map_err(|e| BuildError::io(format!("creating {}", dir.display()), e))?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
@@ -179,20 +202,64 @@ pub fn generate(cache: &Cache, private: &Path) -> Result<()> {
     fs::set_permissions(private, fs::Permissions::from_mode(0o600))
         .map_err(|e| BuildError::io(format!("chmod {}", private.display()), e))?;
     let out = exec::output(Command::new(&tool).arg("-y").arg("-f").arg(private))?;
-    let line = out.lines().find(|l| l.starts_with("ssh-")).ok_or_else(|| {
-        BuildError::Check(format!(
-            "dropbearkey -y printed no public key for {}",
-            private.display()
-        ))
-    })?;
+    let line = out
+        .lines()
+        .find_map(|l| public_line(l, owner))
+        .ok_or_else(|| {
+            BuildError::Check(format!(
+                "dropbearkey -y printed no public key for {}",
+                private.display()
+            ))
+        })?;
     let pubfile = pub_path(private);
     fs::write(&pubfile, format!("{line}\n"))
         .map_err(|e| BuildError::io(format!("writing {}", pubfile.display()), e))
 }
 
+/// dropbearkey's `ssh-ed25519 AAAA… user@build-host` line with `owner` as
+/// its comment (dropbearkey 2022.83 has no option to set one).
+fn public_line(line: &str, owner: &str) -> Option<String> {
+    let mut fields = line.split_whitespace();
+    let kind = fields.next().filter(|k| k.starts_with("ssh-"))?;
+    let blob = fields.next()?;
+    Some(format!("{kind} {blob} {owner}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_generated_key_is_commented_with_its_router() {
+        assert_eq!(
+            public_line("ssh-ed25519 AAAAC3Nz root@vm", "office1").as_deref(),
+            Some("ssh-ed25519 AAAAC3Nz office1")
+        );
+        assert_eq!(public_line("Fingerprint: sha256:ab", "x"), None);
+        let text = include_str!("../../examples/site/concentrator.toml");
+        let head = outpost_core::Config::from_str_named("concentrator.toml", text).unwrap();
+        let owners: Vec<(String, String)> = referenced(&head)
+            .into_iter()
+            .map(|k| (k.rel, k.owner))
+            .collect();
+        assert_eq!(
+            owners,
+            [
+                ("keys/concentrator.ed25519".to_string(), "head".to_string()),
+                (
+                    "keys/office1.ed25519.pub".to_string(),
+                    "office1".to_string()
+                ),
+            ]
+        );
+        let text = include_str!("../../examples/site/office.toml");
+        let office = outpost_core::Config::from_str_named("office.toml", text).unwrap();
+        assert_eq!(
+            referenced(&office)[1].owner,
+            "concentrator",
+            "the pinned key's owner comes from its file name"
+        );
+    }
 
     #[test]
     fn a_key_belongs_to_the_first_router_that_used_it() {

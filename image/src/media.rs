@@ -217,7 +217,7 @@ impl Contents {
             },
         ];
         for k in crate::keys::referenced(config) {
-            if k.rel.starts_with('/') || files.iter().any(|f| f.dest == k.rel) {
+            if files.iter().any(|f| f.dest == k.rel) {
                 continue;
             }
             files.push(MediumFile {

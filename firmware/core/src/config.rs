@@ -35,8 +35,11 @@ pub const DEFAULT_SSH_PORT: u16 = 22;
 pub const DEFAULT_LCP_ECHO_INTERVAL: u32 = 5;
 /// Default number of unanswered LCP echoes before the link is dead.
 pub const DEFAULT_LCP_ECHO_FAILURE: u32 = 3;
-/// Default path of the concentrator's ssh host key on the router.
-pub const DEFAULT_CONCENTRATOR_HOST_KEY: &str = "/etc/outpost/dropbear_ed25519_host_key";
+/// Default `[concentrator] host_key_file`, relative to the config like every
+/// key file: the private half of the `keys/concentrator.ed25519.pub` an
+/// office's `[tunnel] host_key_file` names when built from the same
+/// directory (mkoutpost generates the pair there if it is missing).
+pub const DEFAULT_CONCENTRATOR_HOST_KEY: &str = "keys/concentrator.ed25519";
 /// Default for `[[peer]] both_ways`: offices talk both ways (the seed's
 /// `-b` rules); set `false` for home users, who may only open connections.
 pub const DEFAULT_PEER_BOTH_WAYS: bool = true;

@@ -148,6 +148,32 @@ impl Validator<'_> {
         }
     }
 
+    /// A key file's name: relative to the config, inside its directory.
+    /// mkoutpost generates missing keys there and the image carries them
+    /// under `/etc` by the same relative name, so an absolute name or one
+    /// climbing out with `..` would be written on the build machine and
+    /// missing from the image.
+    fn key_path(&mut self, f: &S, what: &str) -> String {
+        let name = f.get_ref().trim();
+        let fix = "name the key file relative to this config, inside its directory, e.g. keys/NAME.ed25519";
+        if name.is_empty() {
+            self.err(sp(f), format!("{what}: the file name is empty"), fix);
+        } else if name.starts_with('/') {
+            self.err(
+                sp(f),
+                format!("{what}: `{name}` is an absolute path"),
+                format!("{fix} (mkoutpost would write it on the build machine, and the image would not carry it)"),
+            );
+        } else if name.split('/').any(|c| c == "..") {
+            self.err(
+                sp(f),
+                format!("{what}: `{name}` leaves the config's directory"),
+                format!("{fix} (the image carries key files by their name under /etc)"),
+            );
+        }
+        name.to_string()
+    }
+
     fn key(
         &mut self,
         inline: &Option<S>,
@@ -164,16 +190,7 @@ impl Validator<'_> {
                     KeySource::File(String::new())
                 }
             },
-            (None, Some(f)) => {
-                if f.get_ref().trim().is_empty() {
-                    self.err(
-                        sp(f),
-                        format!("{what}: the file name is empty"),
-                        "name the key file, relative to this config",
-                    );
-                }
-                KeySource::File(f.get_ref().trim().to_string())
-            }
+            (None, Some(f)) => KeySource::File(self.key_path(f, what)),
             (Some(k), Some(_)) => {
                 self.err(
                     sp(k),
@@ -449,13 +466,7 @@ impl Validator<'_> {
         if !is_account(r.account.get_ref()) {
             self.err(sp(&r.account), format!("`{}` is not a valid account name", r.account.get_ref()), "use the peer's name on the concentrator: lower-case letters, digits, `-`, at most 11 characters");
         }
-        if r.identity.get_ref().trim().is_empty() {
-            self.err(
-                sp(&r.identity),
-                "the identity file name is empty",
-                "name the private key file, relative to this config, e.g. keys/office1.ed25519",
-            );
-        }
+        let identity = self.key_path(&r.identity, "the identity file");
         let host_key = self.key(
             &r.host_key,
             &r.host_key_file,
@@ -521,7 +532,7 @@ impl Validator<'_> {
             concentrator,
             port,
             account: r.account.get_ref().clone(),
-            identity: r.identity.get_ref().trim().to_string(),
+            identity,
             host_key,
             networks,
             via,
@@ -541,14 +552,12 @@ impl Validator<'_> {
         let address = self
             .addr(&r.address, "concentrator.address")
             .unwrap_or(Ipv4Addr::UNSPECIFIED);
-        // A relative path is taken from the config's directory, like the
-        // office's identity file (mkoutpost generates it there).
-        let host_key_file = r
-            .host_key_file
-            .as_ref()
-            .map_or(DEFAULT_CONCENTRATOR_HOST_KEY.to_string(), |f| {
-                f.get_ref().clone()
-            });
+        // Taken from the config's directory, like the office's identity
+        // file (mkoutpost generates it there).
+        let host_key_file = match &r.host_key_file {
+            Some(f) => self.key_path(f, "the concentrator's host key file"),
+            None => DEFAULT_CONCENTRATOR_HOST_KEY.to_string(),
+        };
         Concentrator {
             interface,
             port: self.int(&r.port, 1, 65535, DEFAULT_SSH_PORT.into(), "port") as u16,

@@ -176,6 +176,58 @@ fn host_key_is_required_and_checked() {
     );
 }
 
+/// Key files are named relative to the config, inside its directory:
+/// mkoutpost generates them there and the image carries them by that name.
+#[test]
+fn key_files_stay_inside_the_configs_directory() {
+    let cases = [
+        (
+            "identity = \"keys/office1.ed25519\"",
+            "identity = \"/etc/outpost/id\"",
+            "absolute path",
+        ),
+        (
+            "identity = \"keys/office1.ed25519\"",
+            "identity = \"../keys/id\"",
+            "leaves the config's directory",
+        ),
+        (
+            &format!("host_key = \"{KEY}\"") as &str,
+            "host_key_file = \"/root/c.pub\"",
+            "absolute path",
+        ),
+    ];
+    for (from, to, says) in cases {
+        let text = office().replace(from, to);
+        let ds = check("o.toml", &text).unwrap_err();
+        assert_eq!(ds.len(), 1, "{ds:?}");
+        assert!(ds[0].message.contains(says), "{}", ds[0]);
+        assert!(
+            ds[0]
+                .hint
+                .as_deref()
+                .unwrap_or("")
+                .contains("relative to this config"),
+            "{}",
+            ds[0]
+        );
+        let line = text.lines().position(|l| l == to).unwrap() + 1;
+        assert_eq!(ds[0].at.line, line, "{}", ds[0]);
+    }
+}
+
+#[test]
+fn concentrator_host_key_defaults_next_to_the_config() {
+    let c = check("c.toml", &concentrator("")).unwrap();
+    assert_eq!(
+        c.concentrator.unwrap().host_key_file,
+        "keys/concentrator.ed25519"
+    );
+    let abs = concentrator("host_key_file = \"/etc/outpost/dropbear_ed25519_host_key\"\n");
+    let ds = check("c.toml", &abs).unwrap_err();
+    assert!(ds[0].message.contains("absolute path"), "{}", ds[0]);
+}
+
 fn concentrator(peers: &str) -> String {
     format!(
         r#"[system]
