@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Checks the Outpost BR2_EXTERNAL tree on a machine without Buildroot.
 
-Buildroot itself cannot be fetched here, so this stands in for what its
-`make outpost_i486_defconfig` would reject:
+It stands in for what Buildroot's `make outpost_i486_defconfig` would
+reject, for machines without the Buildroot tree (the project's tests also
+run the defconfigs, show-info and printvars through the real Buildroot
+2026.02.3: tests/tests/buildroot_overlay.rs):
 
 - every Config.in parses with kconfiglib, inside a harness that stubs the
   Buildroot symbols the tree refers to (each must exist in
@@ -38,14 +40,20 @@ EXT_REF = "$(" + EXT_VAR + ")"
 
 # Stand-ins for Buildroot symbols whose value, not just existence, decides
 # what the tree offers. Buildroot 2026.02.3 package/rustc/Config.in.host:
-# "default y if BR2_x86_i586 && BR2_TOOLCHAIN_USES_MUSL" (the only 32-bit
-# x86 musl case below i686); a Buildroot musl toolchain uses musl.
+# BR2_PACKAGE_HOST_RUSTC_TARGET_ARCH_SUPPORTS is "default y if
+# BR2_PACKAGE_HOST_RUSTC_TARGET_TIER2_PLATFORMS" ("default y if BR2_x86_i586
+# && BR2_TOOLCHAIN_USES_MUSL", the only 32-bit x86 musl case below i686; a
+# Buildroot musl toolchain uses musl) and "depends on BR2_INSTALL_LIBSTDCPP ||
+# !BR2_TOOLCHAIN_USES_MUSL", which BR2_TOOLCHAIN_BUILDROOT_CXX selects.
+# tests/tests/buildroot_overlay.rs runs the defconfigs through the real
+# Kconfig too; this model only makes the same mistake visible without it.
 MODELLED = {
     "BR2_PACKAGE_HOST_RUSTC_TARGET_ARCH_SUPPORTS": (
-        "\tbool\n\tdefault y if BR2_x86_i586 && BR2_TOOLCHAIN_BUILDROOT_MUSL\n"
+        "\tbool\n\tdefault y if BR2_x86_i586 && BR2_TOOLCHAIN_BUILDROOT_MUSL"
+        " && BR2_TOOLCHAIN_BUILDROOT_CXX\n"
     ),
 }
-MODEL_INPUTS = ["BR2_x86_i586", "BR2_TOOLCHAIN_BUILDROOT_MUSL"]
+MODEL_INPUTS = ["BR2_x86_i586", "BR2_TOOLCHAIN_BUILDROOT_MUSL", "BR2_TOOLCHAIN_BUILDROOT_CXX"]
 
 # The cargo-package variables Buildroot 2026.02.3 documents
 # (docs/manual/adding-packages-cargo.adoc), on top of the generic ones.

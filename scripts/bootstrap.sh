@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything the build and the tests need on a fresh Debian 12 machine
 # of this project's kind, idempotently: apt packages, ziglang from PyPI, a
-# deb-src entry derived from the machine's own apt configuration, and the
-# pinned Debian source packages (downloaded once into the source cache).
+# deb-src entry derived from the machine's own apt configuration, the
+# pinned Debian source packages (downloaded once into the source cache), and
+# the pinned Buildroot tree (unpacked once into the cache, for the
+# buildroot-overlay test).
 #
 # Usage: scripts/bootstrap.sh            (as root; safe to run again)
+#   OUTPOST_CACHE               cache directory (default ~/.cache/outpost)
+#   OUTPOST_BUILDROOT_TARBALL   buildroot-$BUILDROOT_VERSION.tar.xz, if it is
+#                               not in ../shared/buildroot/ next to the
+#                               checkout or in /work/shared/buildroot/
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=scripts/versions.sh
+# Only shellcheck -x follows it; plain shellcheck would add an SC1091 note.
+# shellcheck source=scripts/versions.sh disable=SC1091
 . "$here/versions.sh"
 
 stamp_dir="${OUTPOST_CACHE:-$HOME/.cache/outpost}"
@@ -99,5 +106,61 @@ for pkg in "busybox=$BUSYBOX_DEB_VERSION" "dropbear=$DROPBEAR_DEB_VERSION" "ppp=
         (cd "$src_dir" && apt-get source -qq --download-only "$pkg")
     fi
 done
+
+# 5. Buildroot, the whole tree of the pinned release, for the buildroot-overlay
+#    test (its defconfigs through the real Kconfig, show-info, printvars). Its
+#    sources cannot be fetched here: the tarball is a file on this machine.
+#    Unpacked into a temporary directory and renamed into place with a stamp
+#    holding the tarball's sha256, so an interrupted unpack is never used and a
+#    second run does nothing.
+cache_dir="${OUTPOST_CACHE:-$HOME/.cache/outpost}"
+br_name="buildroot-$BUILDROOT_VERSION"
+br_dir="$cache_dir/$br_name"
+br_stamp="$br_dir/.outpost-sha256"
+if [ "$(cat "$br_stamp" 2>/dev/null)" != "$BUILDROOT_SHA256" ]; then
+    repo="$(cd "$here/.." && pwd)"
+    if [ -n "${OUTPOST_BUILDROOT_TARBALL:-}" ]; then
+        candidates=("$OUTPOST_BUILDROOT_TARBALL")
+    else
+        candidates=("$repo/../shared/buildroot/$br_name.tar.xz"
+                    "/work/shared/buildroot/$br_name.tar.xz")
+    fi
+    tarball=
+    for c in "${candidates[@]}"; do
+        if [ -f "$c" ]; then tarball="$c"; break; fi
+    done
+    if [ -z "$tarball" ]; then
+        {
+            echo "bootstrap: $br_name.tar.xz (Buildroot $BUILDROOT_VERSION, the whole tree) not found; looked at:"
+            printf '  %s\n' "${candidates[@]}"
+            echo "set OUTPOST_BUILDROOT_TARBALL to its path (sha256 $BUILDROOT_SHA256)"
+        } >&2
+        exit 1
+    fi
+    sum="$(sha256sum "$tarball" | cut -d' ' -f1)"
+    if [ "$sum" != "$BUILDROOT_SHA256" ]; then
+        echo "bootstrap: $tarball has sha256 $sum, scripts/versions.sh pins $BUILDROOT_SHA256 (BUILDROOT_SHA256)" >&2
+        exit 1
+    fi
+    log "unpacking $tarball into $br_dir"
+    # Leftovers of unpacks killed more than an hour ago.
+    find "$cache_dir" -maxdepth 1 -name ".$br_name.tmp.*" -mmin +60 -exec rm -rf {} + 2>/dev/null || true
+    br_tmp="$(mktemp -d "$cache_dir/.$br_name.tmp.XXXXXX")"
+    trap 'rm -rf "$br_tmp"' EXIT
+    tar -xJf "$tarball" -C "$br_tmp"
+    if [ ! -f "$br_tmp/$br_name/Makefile" ]; then
+        echo "bootstrap: $tarball does not unpack to $br_name/" >&2
+        exit 1
+    fi
+    echo "$BUILDROOT_SHA256" > "$br_tmp/$br_name/.outpost-sha256"
+    # A tree without a matching stamp (another release's, or made by hand) is
+    # moved aside first: the rename below needs the name free.
+    if [ -e "$br_dir" ]; then
+        mv "$br_dir" "$br_tmp/old"
+    fi
+    mv "$br_tmp/$br_name" "$br_dir"
+    rm -rf "$br_tmp"
+    trap - EXIT
+fi
 
 log "ok"

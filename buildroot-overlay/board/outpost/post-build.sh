@@ -30,6 +30,16 @@ ln -sfn /bin/busybox "$target/init"
 # only take RAM and flash.
 rm -f "$target"/etc/init.d/S[0-9]*
 
+# outpost_i586_defconfig enables C++ in the toolchain only because
+# Buildroot's Rust requires it with musl (BR2_TOOLCHAIN_BUILDROOT_CXX for
+# BR2_PACKAGE_HOST_RUSTC_TARGET_ARCH_SUPPORTS), and that installs libstdc++
+# (about 2 MB) in the target, which nothing of the router links: drop it
+# unless some other file of the image names it (a C++ package added later).
+if ls "$target"/usr/lib/libstdc++.so* >/dev/null 2>&1 \
+    && ! grep -rqF --exclude='libstdc++.so*' 'libstdc++.so' "$target"; then
+    rm -f "$target"/usr/lib/libstdc++.so*
+fi
+
 if [ ! -x "$target/sbin/outpostd" ]; then
     echo "post-build.sh: $target/sbin/outpostd is missing (enable BR2_PACKAGE_OUTPOST)" >&2
     exit 1
