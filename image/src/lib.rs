@@ -16,5 +16,6 @@ pub mod keys;
 pub mod media;
 pub mod pppd;
 pub mod run;
+pub mod site;
 pub mod sources;
 pub mod zig;

@@ -20,6 +20,8 @@ use mkoutpost::media::{self, Format, Seed};
 ///   mkoutpost build examples/site/office.toml -o out/office
 ///   mkoutpost run out/office
 ///
+/// A whole company from one site file: `mkoutpost site --help`.
+///
 /// Components (kernel, busybox, dropbear, pppd) are built from Debian's
 /// source packages and cached in $OUTPOST_CACHE (default ~/.cache/outpost):
 /// the first build takes minutes, later ones seconds. `make deps` installs
@@ -69,6 +71,20 @@ enum Cmd {
         #[arg(long)]
         seed: Option<PathBuf>,
     },
+    /// Work on a whole company at once: one site file describing the head
+    /// office, every office, home users, the tunnel pool and the policy.
+    ///
+    /// A typical session:
+    ///
+    ///   mkoutpost site check examples/sites/demo.toml
+    ///   mkoutpost site build examples/sites/demo.toml -o out/site
+    ///
+    /// The site file's format is described in docs/site.md.
+    #[command(verbatim_doc_comment)]
+    Site {
+        #[command(subcommand)]
+        command: SiteCmd,
+    },
     /// Boot a built image in QEMU (software emulation, the image's CPU) with
     /// its serial console on this terminal. Ctrl-C ends it.
     ///
@@ -81,6 +97,119 @@ enum Cmd {
         #[arg(short, long, default_value_t = 32)]
         memory: u32,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SiteCmd {
+    /// Check a site file and report every mistake with file, line and
+    /// column, including those no single router's check can see
+    /// (overlapping LANs, a full tunnel pool, shared keys, a policy naming
+    /// nothing, failing [[test]]s). Exits 0 when valid, 1 otherwise; nothing
+    /// is written.
+    Check {
+        /// The site file (site.toml).
+        site: PathBuf,
+    },
+    /// Derive every router's outpost.toml, exchange keys and build images.
+    ///
+    /// Missing key pairs are generated once into SITE_DIR/keys/ (the site
+    /// file's directory) and never regenerated; each belongs to one router.
+    /// Each router gets OUT/ROUTER/: outpost.toml (pinning the other end's
+    /// public key inline), keys/ROUTER.ed25519 (0600) and its .pub, and its
+    /// image in the site's format and CPU. A file is rewritten only if its
+    /// bytes change, so after an edit only the affected routers change.
+    /// Home users get OUT/home-NAME/: their key, known_hosts pinning the
+    /// concentrator, and connect.sh (pppd over dbclient, no image).
+    ///
+    /// An image that does not fit its medium does not stop the others: the
+    /// table at the end says by how much, and the exit status is 1.
+    #[command(verbatim_doc_comment)]
+    Build {
+        /// The site file (site.toml).
+        site: PathBuf,
+        /// Output directory (one directory per router inside).
+        #[arg(short, long, default_value = "out/site")]
+        out: PathBuf,
+        /// Only this router (or home user, NAME or home-NAME).
+        #[arg(long, value_name = "ROUTER")]
+        only: Option<String>,
+        /// Write configs and keys only, build no images (no components needed).
+        #[arg(long)]
+        no_images: bool,
+    },
+}
+
+fn site(command: SiteCmd) -> Result<ExitCode> {
+    use mkoutpost::site;
+    match command {
+        SiteCmd::Check { site: file } => match site::load(&file) {
+            Ok(s) => {
+                println!(
+                    "{}: ok (concentrator {}, {} offices, {} home users, {} policy rules{})",
+                    file.display(),
+                    s.head.name,
+                    s.offices.len(),
+                    s.homes.len(),
+                    s.rules.len(),
+                    if s.default_policy {
+                        ", the default policy"
+                    } else {
+                        ""
+                    }
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        SiteCmd::Build {
+            site: file,
+            out,
+            only,
+            no_images,
+        } => {
+            let s = match site::load(&file) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let dir = site::site_dir(&file);
+            let cache = mkoutpost::cache::Cache::open_default()?;
+            let mut generate =
+                |private: &Path, owner: &str| mkoutpost::keys::generate(&cache, private, owner);
+            let (keys, made) = site::ensure_keys(&s, &dir, &mut generate)
+                .with_context(|| format!("preparing the keys of {}", file.display()))?;
+            for m in made {
+                eprintln!("mkoutpost: generated key {}", m.display());
+            }
+            let written = site::write_configs(&s, &dir, &keys, &out, only.as_deref())
+                .with_context(|| format!("writing the routers of {}", file.display()))?;
+            for w in &written {
+                for c in &w.changed {
+                    eprintln!("mkoutpost: wrote {}", c.display());
+                }
+            }
+            if no_images {
+                println!(
+                    "wrote configs and keys for {} routers and home users under {}",
+                    written.len(),
+                    out.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows = site::build_images(&written, &mut |step| eprintln!("mkoutpost: {step}"))?;
+            print!("{}", site::table(&rows));
+            Ok(if rows.iter().any(|r| r.problem.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -162,6 +291,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Site { command } => site(command),
         Cmd::Run { dir, memory } => mkoutpost::run::run(&dir, memory).map(|_| ExitCode::SUCCESS),
     }
 }

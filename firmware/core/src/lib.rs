@@ -13,6 +13,7 @@ pub mod plan;
 pub mod raw;
 pub mod ruleset;
 pub mod ruleset_eval;
+pub mod site;
 pub mod validate;
 
 pub use config::{Config, ConfigError};

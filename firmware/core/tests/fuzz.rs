@@ -2,7 +2,9 @@
 //! valid config with random edits — makes parsing, validation or planning
 //! panic. Inputs that once broke something are kept in
 //! `tests/corpus/*.toml` and replayed first; proptest's own failure seeds
-//! land in `proptest-regressions/` (committed).
+//! land in `proptest-regressions/` (committed). The site parser
+//! (`outpost_core::site`) gets the same treatment from the example site
+//! files in `examples/sites/`.
 
 mod common;
 
@@ -29,6 +31,39 @@ fn exercise(text: &str) {
     }
 }
 
+/// A site file: parsed, validated, and when valid rendered (with
+/// placeholder keys) and its matrix computed; never a panic.
+fn exercise_site(text: &str) {
+    match outpost_core::site::Site::from_str_named("fuzz.toml", text) {
+        Ok(s) => {
+            let keys = outpost_core::site::derive::placeholder_keys(&s);
+            let d = s.render(&keys).unwrap();
+            for r in d.routers {
+                check("derived.toml", &r.text).unwrap();
+            }
+            let _ = s.reachability();
+        }
+        Err(e) => {
+            assert!(!e.diagnostics().is_empty());
+            for d in e.diagnostics() {
+                assert!(d.at.line >= 1 && d.at.column >= 1);
+                assert!(d.to_string().starts_with("fuzz.toml:"));
+            }
+        }
+    }
+}
+
+fn site_seeds() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(common::examples_dir().join("sites"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
 fn seeds() -> Vec<String> {
     let mut v = Vec::new();
     for dir in ["seed-ch5", "site"] {
@@ -53,6 +88,9 @@ fn corpus_replays_without_panic() {
         n += 1;
     }
     assert!(n >= 5, "corpus too small: {n}");
+    for s in site_seeds() {
+        exercise_site(&s);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +132,9 @@ fn edit() -> impl Strategy<Value = Edit> {
         Just("\"".to_string()),
         Just("]".to_string()),
         Just("[[peer]]\n".to_string()),
+        Just("[[office]]\n".to_string()),
+        Just("[[policy]]\nfrom=[\"home\"]\nto=[\"offices\"]\n".to_string()),
+        Just("tunnel_address = \"10.254.0.2\"\n".to_string()),
         Just("0.0.0.0/0".to_string()),
         Just("/33".to_string()),
         Just("\n".to_string()),
@@ -120,6 +161,17 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..400)) {
         exercise(&String::from_utf8_lossy(&b));
+    }
+
+    #[test]
+    fn arbitrary_site_text_never_panics(s in "\\PC{0,400}") {
+        exercise_site(&s);
+    }
+
+    #[test]
+    fn mutated_site_files_never_panic(i in 0usize..2, edits in proptest::collection::vec(edit(), 1..6)) {
+        let seeds = site_seeds();
+        exercise_site(&apply(&seeds[i % seeds.len()], &edits));
     }
 
     #[test]

@@ -1,0 +1,263 @@
+//! The site model: one `site.toml` for a whole company — the head office
+//! and its concentrator, every office, home users, the tunnel address pool
+//! and the policy — from which every router's `outpost.toml` is derived
+//! (`mkoutpost site build`). Design and reasoning: `docs/site.md`.
+//!
+//! Pure, like the rest of the crate: [`Site::from_str_named`] parses and
+//! validates ([`validate`]), collecting every problem with file, line,
+//! column and a hint — above all the ones no single router's check can
+//! see (overlapping LANs, pool exhaustion, colliding tunnel addresses,
+//! shared key files, a policy naming nothing). [`policy`] computes what
+//! may reach what ([`Site::reachability`]); [`derive`] renders each
+//! router's config text once the public keys are known
+//! ([`Site::key_needs`], then [`Site::render`]).
+
+pub mod derive;
+pub mod policy;
+pub mod raw;
+pub mod validate;
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+
+use serde::Deserialize;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::net::{Ipv4Cidr, Ipv4Net};
+
+pub use derive::{DeriveError, Derived, HomeFiles, KeyNeed, PublicKeys, RenderedRouter};
+pub use policy::{Reach, Rule};
+
+/// Default device of the head's WAN and an office's LAN.
+pub const DEFAULT_FIRST_DEVICE: &str = "eth0";
+/// Default device of an office's WAN.
+pub const DEFAULT_OFFICE_WAN_DEVICE: &str = "eth1";
+/// Policy group: every office.
+pub const GROUP_OFFICES: &str = "offices";
+/// Policy group: every home user.
+pub const GROUP_HOME: &str = "home";
+/// Test destination: anything outside the site's networks.
+pub const INTERNET: &str = "internet";
+
+/// The oldest CPU a router's image must run on (mkoutpost's `--cpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteCpu {
+    /// Intel 486 (the default: the oldest box runs everything).
+    #[default]
+    I486,
+    /// Pentium.
+    I586,
+}
+
+impl fmt::Display for SiteCpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SiteCpu::I486 => "i486",
+            SiteCpu::I586 => "i586",
+        })
+    }
+}
+
+/// A router's boot medium (mkoutpost's `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SiteFormat {
+    /// bzImage + initramfs only (the default, as for `mkoutpost build`).
+    #[default]
+    Kernel,
+    /// 1.44 MB floppy.
+    Floppy1440,
+    /// 2.88 MB floppy.
+    Floppy2880,
+    /// CompactFlash/IDE disk.
+    Cf,
+}
+
+impl fmt::Display for SiteFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SiteFormat::Kernel => "kernel",
+            SiteFormat::Floppy1440 => "floppy1440",
+            SiteFormat::Floppy2880 => "floppy2880",
+            SiteFormat::Cf => "cf",
+        })
+    }
+}
+
+/// How one router's image is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Build {
+    /// CPU baseline.
+    pub cpu: SiteCpu,
+    /// Boot medium.
+    pub format: SiteFormat,
+    /// RAM of the box in MiB, if stated (a rehearsal boots it with this).
+    pub memory_mib: Option<u32>,
+}
+
+/// A static WAN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wan {
+    /// Kernel device.
+    pub device: String,
+    /// Address with prefix.
+    pub address: Ipv4Cidr,
+    /// The ISP's gateway: becomes the default route.
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// A private network behind the concentrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadNetwork {
+    /// Its name (policy, interface).
+    pub name: String,
+    /// Kernel device.
+    pub device: String,
+    /// The concentrator's address on it.
+    pub address: Ipv4Cidr,
+}
+
+impl HeadNetwork {
+    /// The network.
+    pub fn net(&self) -> Ipv4Net {
+        self.address.network()
+    }
+}
+
+/// The head office: its concentrator router and private networks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// Host name of the concentrator.
+    pub name: String,
+    /// WAN, where the offices connect.
+    pub wan: Wan,
+    /// Private networks, in order (eth1, eth2, … unless stated).
+    pub networks: Vec<HeadNetwork>,
+    /// Its end of every tunnel.
+    pub tunnel_address: Ipv4Addr,
+    /// Its private key file, relative to the site file's directory.
+    pub key: String,
+    /// Image settings.
+    pub build: Build,
+    /// Where `[head]` is in the site file.
+    pub span: Range<usize>,
+}
+
+/// A remote office router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Office {
+    /// Host name, account on the concentrator, policy name.
+    pub name: String,
+    /// LAN device.
+    pub lan_device: String,
+    /// The router's LAN address.
+    pub lan: Ipv4Cidr,
+    /// WAN.
+    pub wan: Wan,
+    /// Its tunnel end.
+    pub tunnel_address: Ipv4Addr,
+    /// Whether the LAN may use the internet (masqueraded out of the WAN).
+    pub internet: bool,
+    /// Its private key file, relative to the site file's directory.
+    pub key: String,
+    /// Image settings.
+    pub build: Build,
+    /// Where its `[[office]]` is.
+    pub span: Range<usize>,
+}
+
+/// A home user: one PC dialling in, no LAN, no image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    /// Account and policy name.
+    pub name: String,
+    /// Its tunnel end.
+    pub tunnel_address: Ipv4Addr,
+    /// Its private key file, relative to the site file's directory.
+    pub key: String,
+    /// Where its `[[home]]` is.
+    pub span: Range<usize>,
+}
+
+/// Something the policy can name: a network (or one host) of the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Endpoint {
+    /// `head.networks[i]`.
+    HeadNet(usize),
+    /// `offices[i]`'s LAN.
+    Office(usize),
+    /// `homes[i]`'s tunnel address.
+    Home(usize),
+}
+
+/// A whole, validated site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// The file's name as given (named in generated headers).
+    pub file: String,
+    /// The tunnel address pool.
+    pub pool: Ipv4Net,
+    /// LCP echo interval for every tunnel, when set site-wide.
+    pub lcp_echo_interval: Option<u32>,
+    /// LCP echo failures, when set site-wide.
+    pub lcp_echo_failure: Option<u32>,
+    /// The head office.
+    pub head: Head,
+    /// Offices, in file order.
+    pub offices: Vec<Office>,
+    /// Home users, in file order.
+    pub homes: Vec<Home>,
+    /// The policy, groups expanded, one rule per (from, to) pair.
+    pub rules: Vec<Rule>,
+    /// Whether `rules` is the default policy (no `[[policy]]` given).
+    pub default_policy: bool,
+}
+
+/// A site file that is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SiteError(pub Diagnostics);
+
+impl SiteError {
+    /// Every problem found.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &(self.0).0
+    }
+}
+
+impl Site {
+    /// Parses and validates a site file's `text` (a UTF-8 BOM and CRLF line
+    /// ends are accepted), naming it `file` in diagnostics.
+    pub fn from_str_named(file: &str, text: &str) -> Result<Site, SiteError> {
+        validate::check(file, text).map_err(|d| SiteError(Diagnostics(d)))
+    }
+
+    /// The network (or /32 host) of an endpoint.
+    pub fn net(&self, e: Endpoint) -> Ipv4Net {
+        match e {
+            Endpoint::HeadNet(i) => self.head.networks[i].net(),
+            Endpoint::Office(i) => self.offices[i].lan.network(),
+            Endpoint::Home(i) => Ipv4Net::new(self.homes[i].tunnel_address, 32),
+        }
+    }
+
+    /// The name of an endpoint.
+    pub fn name(&self, e: Endpoint) -> &str {
+        match e {
+            Endpoint::HeadNet(i) => &self.head.networks[i].name,
+            Endpoint::Office(i) => &self.offices[i].name,
+            Endpoint::Home(i) => &self.homes[i].name,
+        }
+    }
+
+    /// Every endpoint: head networks, offices, home users, in file order.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        (0..self.head.networks.len())
+            .map(Endpoint::HeadNet)
+            .chain((0..self.offices.len()).map(Endpoint::Office))
+            .chain((0..self.homes.len()).map(Endpoint::Home))
+            .collect()
+    }
+}
