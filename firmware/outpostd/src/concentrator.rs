@@ -192,6 +192,11 @@ impl Peers {
         }
     }
 
+    /// How many peers' tunnels are up.
+    pub fn up_count(&self) -> usize {
+        self.peers.iter().filter(|p| p.up.is_some()).count()
+    }
+
     /// `outpostd status` lines, one per peer.
     pub fn status_lines(&self) -> Vec<String> {
         self.peers
@@ -250,5 +255,57 @@ mod tests {
     fn ids_come_from_the_passwd_line() {
         assert_eq!(ids("a:*:2000:900:x:/home/a:/bin/sh").unwrap(), (2000, 900));
         assert!(ids("a:*").is_err());
+    }
+
+    fn peer(name: &str) -> PeerPlan {
+        PeerPlan {
+            name: name.into(),
+            passwd_line: format!("{name}:*:2000:900::/home/{name}:/bin/sh"),
+            home: format!("/home/{name}"),
+            authorized_keys_path: format!("/home/{name}/.ssh/authorized_keys"),
+            authorized_keys: String::new(),
+            pppd_options_path: format!("/etc/ppp/peers/{name}"),
+            pppd_options: String::new(),
+            ifname: format!("vpn-{name}"),
+            link_routes: vec![],
+        }
+    }
+
+    fn hook(up: bool, name: &str) -> HookMessage {
+        HookMessage {
+            up,
+            ifname: format!("vpn-{name}"),
+            local: "10.254.0.1".parse().unwrap(),
+            remote: "10.254.0.2".parse().unwrap(),
+            ipparam: name.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn peers_up_are_counted_from_their_hooks() {
+        let plan = ConcentratorPlan {
+            dropbear_argv: vec!["dropbear".into()],
+            host_key_path: "/boot/outpost/keys/concentrator.ed25519".into(),
+            group_line: "outpost-vpn:x:900:".into(),
+            peers: ["office1", "office2", "office3", "office4"]
+                .map(peer)
+                .to_vec(),
+        };
+        let mut peers = Peers::new(&plan);
+        assert_eq!(peers.up_count(), 0);
+        for name in ["office1", "office2", "office3"] {
+            assert!(peers.hook(None, &hook(true, name)).await);
+        }
+        assert_eq!(peers.up_count(), 3);
+        // A repeated ip-up is still one peer.
+        peers.hook(None, &hook(true, "office1")).await;
+        assert_eq!(peers.up_count(), 3);
+        peers.hook(None, &hook(false, "office2")).await;
+        peers.hook(None, &hook(false, "office2")).await;
+        assert_eq!(peers.up_count(), 2);
+        assert!(!peers.hook(None, &hook(true, "stranger")).await);
+        assert_eq!(peers.up_count(), 2);
+        peers.teardown(None).await;
+        assert_eq!(peers.up_count(), 0);
     }
 }

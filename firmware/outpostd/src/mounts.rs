@@ -88,11 +88,60 @@ pub enum MountError {
 }
 
 /// Whether something is mounted on `dir`: it lives on another device than
-/// its parent (busybox `mountpoint`'s test), or it is the root itself.
+/// its parent (busybox `mountpoint`'s test), it is the root itself, or the
+/// kernel's mount table names it — a bind mount within one file system
+/// (a container's or systemd's private /tmp) has its parent's device, and
+/// only the table tells. Before /proc is mounted, only the device test
+/// answers (as at boot, where nothing is bound).
 pub fn is_mount_point(dir: &Path) -> std::io::Result<bool> {
     let here = std::fs::metadata(dir)?;
     let parent = std::fs::metadata(dir.join(".."))?;
-    Ok(here.dev() != parent.dev() || here.ino() == parent.ino())
+    if here.dev() != parent.dev() || here.ino() == parent.ino() {
+        return Ok(true);
+    }
+    // This thread's namespace (a thread may have one of its own), else the
+    // process's (kernels before 3.17).
+    let table = std::fs::read_to_string("/proc/thread-self/mountinfo")
+        .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"));
+    match table {
+        Ok(table) => Ok(mountinfo_names(&table, &dir.canonicalize()?)),
+        Err(_) => Ok(false),
+    }
+}
+
+/// Whether a `/proc/PID/mountinfo` table has a mount on `dir`: its fifth
+/// field, where the kernel writes space, tab, newline and backslash as
+/// `\040`, `\011`, `\012` and `\134`.
+pub fn mountinfo_names(table: &str, dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let want = dir.as_os_str().as_bytes();
+    table
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .any(|p| unescape_octal(p) == want)
+}
+
+fn unescape_octal(field: &str) -> Vec<u8> {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(v as u8);
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Mounts `spec` unless something is mounted on its target already.
@@ -146,6 +195,22 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_mount_table_names_mount_points_with_the_kernels_escapes() {
+        let table = "\
+22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw
+25 22 0:5 / /dev rw,nosuid shared:2 - devtmpfs udev rw,size=8k
+31 22 254:1 /tmp /tmp rw,relatime shared:9 - ext4 /dev/vda rw
+32 22 254:1 /srv/my\\040dir /srv/my\\040dir rw - ext4 /dev/vda rw
+";
+        let has = |p: &str| mountinfo_names(table, Path::new(p));
+        assert!(has("/") && has("/dev") && has("/tmp"));
+        assert!(has("/srv/my dir"), "\\040 is a space");
+        assert!(!has("/srv/my\\040dir") && !has("/srv") && !has("/tm"));
+        assert_eq!(unescape_octal("a\\134b\\011"), b"a\\b\t");
+        assert_eq!(unescape_octal("trailing\\04"), b"trailing\\04");
     }
 
     #[test]

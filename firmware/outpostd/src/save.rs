@@ -415,6 +415,7 @@ mod tests {
         };
         assert!(save_file(&d, "outpost.toml", b"x", Keep::Nothing, &mut r).is_err());
         assert_eq!(r.calls, ["rw"], "nothing written when rw failed");
+        let _ = fs::remove_dir_all(d.parent().unwrap());
     }
 
     const CONFIG: &str = include_str!("../../../examples/site/office.toml");

@@ -5,8 +5,10 @@
 //! spawn, kill the whole group (pppd and its dbclient), install or remove
 //! the tunnel routes, and print the console lines
 //! `outpostd: tunnel up (vpn0 L -> R) after N.N s` and
-//! `outpostd: tunnel down: REASON; retry in N.N s`.
+//! `outpostd: tunnel down: REASON; retry in N.N s`. A server counts as
+//! serving once its process is seen listening (`listening.rs`).
 
+pub mod listening;
 pub mod machine;
 pub mod output;
 pub mod roles;
@@ -27,11 +29,16 @@ use tokio::task::JoinHandle;
 
 use crate::apply::route_of;
 use crate::netlink::Netlink;
-use machine::{Action, Event, Exit, LinkInfo, Machine, Millis, Policy, State};
+use machine::{Action, Event, Exit, LinkInfo, Machine, Millis, Policy, Program, State};
 pub use output::Output;
 
 /// How long a killed child may take to go before its group gets SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// A started server is first looked at for a listening socket after this;
+/// the gap doubles up to [`PROBE_MAX`] until it listens.
+const PROBE_FIRST: Duration = Duration::from_millis(20);
+/// The longest gap between two looks at a server that does not listen yet.
+const PROBE_MAX: Duration = Duration::from_secs(1);
 
 /// What the child is, which decides the console lines and the routes.
 #[derive(Debug, Clone)]
@@ -64,13 +71,15 @@ pub struct Spec {
 /// A snapshot for `outpostd status`.
 #[derive(Debug, Clone)]
 pub struct Status {
-    /// `idle`, `starting`, `up` or `backoff`.
+    /// `idle`, `starting`, `up` (a tunnel), `serving` (a listening server)
+    /// or `backoff`.
     pub state: &'static str,
     /// When it entered that state.
     pub since: Instant,
     /// The link's addresses while up.
     pub link: Option<LinkInfo>,
-    /// Why it last went down.
+    /// How it last went down, naming the program
+    /// ([`machine::Program::down_words`]), or `reset`.
     pub last_down: Option<String>,
     /// How many times the child was started.
     pub starts: u64,
@@ -79,13 +88,26 @@ pub struct Status {
 }
 
 impl Status {
-    /// One line: `up since 12.3 s (vpn0 10.254.0.2 -> 10.254.0.1), 1 start`.
+    /// One line as of now, see [`Status::line_at`].
     pub fn line(&self) -> String {
-        let mut s = format!(
-            "{} since {:.1} s ago",
-            self.state,
-            self.since.elapsed().as_secs_f64()
-        );
+        self.line_at(Instant::now(), None)
+    }
+
+    /// One line as of `now`: `up since 12.3 s ago (vpn0 10.254.0.2 ->
+    /// 10.254.0.1), 1 start, pid 812`; a listening server, with the number
+    /// of peers whose tunnel is up when that is known: `serving 3 peers,
+    /// listening since 39.0 s ago, 1 start, pid 77`; then `, last down: …`
+    /// once it went down.
+    pub fn line_at(&self, now: Instant, peers_up: Option<usize>) -> String {
+        let ago = now.saturating_duration_since(self.since).as_secs_f64();
+        let mut s = match (self.state, peers_up) {
+            ("serving", Some(n)) => format!(
+                "serving {n} peer{}, listening since {ago:.1} s ago",
+                if n == 1 { "" } else { "s" }
+            ),
+            ("serving", None) => format!("listening since {ago:.1} s ago"),
+            (state, _) => format!("{state} since {ago:.1} s ago"),
+        };
         if let Some(l) = &self.link {
             s.push_str(&format!(" ({} {} -> {})", l.ifname, l.local, l.remote));
         }
@@ -124,13 +146,18 @@ impl Supervisor {
             starts: 0,
             pid: None,
         }));
+        let program = match &spec.kind {
+            Kind::Tunnel { .. } => Program::Pppd,
+            Kind::Daemon { name } => Program::Server(name.clone()),
+        };
         let edge = Edge {
-            machine: Machine::new(spec.policy),
+            machine: Machine::new(spec.policy, program),
             spec,
             nl,
             epoch: Instant::now(),
             child: None,
             kill_deadline: None,
+            probe: None,
             status: status.clone(),
             random: RandomState::new(),
             counter: 0,
@@ -174,6 +201,8 @@ struct Edge {
     epoch: Instant,
     child: Option<Child>,
     kill_deadline: Option<tokio::time::Instant>,
+    /// When to look next whether the server listens, and the gap used.
+    probe: Option<(tokio::time::Instant, Duration)>,
     status: Arc<Mutex<Status>>,
     random: RandomState,
     counter: u64,
@@ -231,6 +260,7 @@ impl Edge {
                 st = wait(&mut self.child) => {
                     let pid = self.child.take().and_then(|c| c.id());
                     self.kill_deadline = None;
+                    self.probe = None;
                     self.sweep_group(pid);
                     Event::Exited(exit_of(st))
                 }
@@ -239,6 +269,12 @@ impl Edge {
                     self.kill_deadline = None;
                     self.signal_group(Signal::SIGKILL);
                     continue;
+                }
+                _ = sleep_until(self.probe.map(|(at, _)| at)) => {
+                    if !self.listening() {
+                        continue;
+                    }
+                    Event::Listening
                 }
             };
             self.feed(event).await;
@@ -270,6 +306,7 @@ impl Edge {
             State::Idle => ("idle", None),
             State::Starting { .. } => ("starting", None),
             State::Up { link, .. } => ("up", Some(link.clone())),
+            State::Serving { .. } => ("serving", None),
             State::Backoff { .. } => ("backoff", None),
         };
         if s.state != name {
@@ -283,10 +320,22 @@ impl Edge {
     }
 
     fn name(&self) -> &str {
-        match &self.spec.kind {
-            Kind::Tunnel { .. } => "pppd",
-            Kind::Daemon { name } => name,
+        self.machine.program().name()
+    }
+
+    /// Looks whether the server listens yet; schedules the next look if not.
+    fn listening(&mut self) -> bool {
+        let Some((_, gap)) = self.probe else {
+            return false;
+        };
+        let pid = self.child.as_ref().and_then(Child::id);
+        if pid.is_some_and(listening::is_listening) {
+            self.probe = None;
+            return true;
         }
+        let gap = (gap * 2).min(PROBE_MAX);
+        self.probe = Some((tokio::time::Instant::now() + gap, gap));
+        false
     }
 
     /// Carries out one action; a failed spawn comes back as the event it means.
@@ -295,6 +344,9 @@ impl Edge {
             Action::Spawn => match self.spawn() {
                 Ok(child) => {
                     self.child = Some(child);
+                    if let Kind::Daemon { .. } = self.spec.kind {
+                        self.probe = Some((tokio::time::Instant::now() + PROBE_FIRST, PROBE_FIRST));
+                    }
                     None
                 }
                 Err(e) => {
@@ -303,6 +355,7 @@ impl Edge {
                 }
             },
             Action::Kill => {
+                self.probe = None;
                 self.signal_group(Signal::SIGTERM);
                 self.kill_deadline = Some(tokio::time::Instant::now() + KILL_GRACE);
                 None
@@ -319,18 +372,12 @@ impl Edge {
                 info!("{}", up_line(&link, after));
                 None
             }
-            Action::AnnounceDown {
-                reason,
-                exit,
-                retry_in,
-            } => {
+            Action::AnnounceDown { reason, retry_in } => {
                 match &self.spec.kind {
                     Kind::Tunnel { .. } => info!("{}", down_line(&reason, retry_in)),
-                    Kind::Daemon { name } => warn!(
-                        "{name} ended: {}; restart in {:.1} s",
-                        exit.describe(),
-                        retry_in as f64 / 1000.0
-                    ),
+                    Kind::Daemon { .. } => {
+                        warn!("{reason}; restart in {:.1} s", retry_in as f64 / 1000.0)
+                    }
                 }
                 None
             }
@@ -497,6 +544,71 @@ mod tests {
                 down_line("peer not responding (LCP echo)", 1_830)
             ),
             "outpostd: tunnel down: peer not responding (LCP echo); retry in 1.8 s"
+        );
+    }
+
+    fn status(state: &'static str, ago: Duration, last_down: Option<&str>) -> (Status, Instant) {
+        let now = Instant::now();
+        let s = Status {
+            state,
+            since: now.checked_sub(ago).unwrap_or(now),
+            link: None,
+            last_down: last_down.map(str::to_string),
+            starts: 1,
+            pid: Some(77),
+        };
+        (s, now)
+    }
+
+    #[test]
+    fn a_listening_dropbear_is_serving_its_peers_not_starting() {
+        let (s, now) = status("serving", Duration::from_secs(39), None);
+        assert_eq!(
+            s.line_at(now, Some(0)),
+            "serving 0 peers, listening since 39.0 s ago, 1 start, pid 77"
+        );
+        assert_eq!(
+            s.line_at(now, Some(1)),
+            "serving 1 peer, listening since 39.0 s ago, 1 start, pid 77"
+        );
+        assert_eq!(
+            s.line_at(now, Some(3)),
+            "serving 3 peers, listening since 39.0 s ago, 1 start, pid 77"
+        );
+        assert_eq!(
+            s.line_at(now, None),
+            "listening since 39.0 s ago, 1 start, pid 77"
+        );
+        // Not listening yet: starting, whatever the peers.
+        let (s, now) = status("starting", Duration::from_millis(200), None);
+        assert_eq!(
+            s.line_at(now, Some(0)),
+            "starting since 0.2 s ago, 1 start, pid 77"
+        );
+    }
+
+    #[test]
+    fn status_names_the_program_that_went_down() {
+        let dropbear = Program::Server("dropbear".into());
+        let (s, now) = status(
+            "serving",
+            Duration::from_secs(5),
+            Some(&dropbear.down_words(Exit::Code(1))),
+        );
+        assert_eq!(
+            format!("dropbear: {}", s.line_at(now, Some(3))),
+            "dropbear: serving 3 peers, listening since 5.0 s ago, 1 start, pid 77, \
+             last down: dropbear exited with status 1"
+        );
+        let (s, now) = status(
+            "backoff",
+            Duration::from_millis(1_500),
+            Some(&Program::Pppd.down_words(Exit::Code(16))),
+        );
+        assert_eq!(
+            format!("tunnel: {}", s.line_at(now, None)),
+            "tunnel: backoff since 1.5 s ago, 1 start, pid 77, \
+             last down: pppd exited with status 16 (ssh connection closed)"
         );
     }
 }

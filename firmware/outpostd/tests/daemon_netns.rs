@@ -2,19 +2,24 @@
 //! UTS and mount namespaces (`unshare`): it prints one ready line, the kernel
 //! holds what the config says, SIGHUP re-applies without changing anything,
 //! SIGTERM stops it cleanly; a bad config leaves it alive in safe mode.
+//! Its files (config, control socket) live in a scratch directory that its
+//! boot mounts cannot hide and every user can reach, wherever the checkout is.
 
 mod netns;
+mod scratch;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use netns::root_or_skip;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use outpostd::mounts::{is_mount_point, BOOT_MOUNTS};
+use scratch::Scratch;
 
 /// Only a guard against a hung test, never a claim about speed.
 const HANG_GUARD: Duration = Duration::from_secs(120);
@@ -26,15 +31,45 @@ struct Agent {
     seen: Vec<(&'static str, String)>,
 }
 
+/// `s` as one word for `sh`.
+fn sh_quote(s: &Path) -> String {
+    format!("'{}'", s.display().to_string().replace('\'', "'\\''"))
+}
+
+/// The agent's boot mounts that would hide `dir` from it: the targets above
+/// `dir` that nothing is mounted on yet (it mounts only on those, and on
+/// the boot medium's mount point only when it runs the baked-in config,
+/// which these tests never do). For a checkout under /tmp, /tmp.
+fn mounts_hiding(dir: &Path) -> Vec<PathBuf> {
+    let dir = dir.canonicalize().unwrap();
+    BOOT_MOUNTS
+        .iter()
+        .map(|m| m.target)
+        .chain([outpostd::medium::MOUNT_POINT])
+        .filter_map(|t| Path::new(t).canonicalize().ok())
+        .filter(|t| dir.starts_with(t) && !is_mount_point(t).unwrap_or(true))
+        .collect()
+}
+
 impl Agent {
+    /// Starts the agent in fresh namespaces on `config`, its control socket
+    /// next to it. Every boot mount that would hide them is made a mount
+    /// point first (bound onto itself, in the namespace only): the agent
+    /// leaves it alone as it leaves a full system's mounts alone, and
+    /// mounts every other one as at boot.
     fn start(config: &Path) -> Agent {
         let socket = config.with_file_name("outpostd.sock");
-        let script = format!(
+        let mut script = String::new();
+        for target in mounts_hiding(config.parent().unwrap()) {
+            let t = sh_quote(&target);
+            script.push_str(&format!("mount --bind {t} {t} && "));
+        }
+        script.push_str(&format!(
             "ip link add eth0 type veth peer name eth1 && exec {} --config {} --socket {}",
-            env!("CARGO_BIN_EXE_outpostd"),
-            config.display(),
-            socket.display()
-        );
+            sh_quote(Path::new(env!("CARGO_BIN_EXE_outpostd"))),
+            sh_quote(config),
+            sh_quote(&socket)
+        ));
         let mut child = Command::new("unshare")
             .args(["--net", "--uts", "--mount", "--propagation", "private"])
             .args(["sh", "-c", &script])
@@ -95,6 +130,14 @@ impl Agent {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The mount points in the agent's mount namespace.
+    fn mount_points(&self) -> Vec<String> {
+        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", self.pid())).unwrap();
+        info.lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .collect()
+    }
+
     /// Runs `outpostd --socket S WORD` (the console client) and returns
     /// its exit success and stdout.
     fn ask(&self, word: &str) -> (bool, String) {
@@ -127,14 +170,28 @@ impl Drop for Agent {
     }
 }
 
-fn write_config(name: &str, text: &str) -> std::path::PathBuf {
-    // Not under /tmp: the agent mounts a tmpfs there (in its own mount namespace).
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("outpostd-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A fresh scratch directory holding `outpost.toml` = `text`; the
+/// directory goes when the guard drops.
+fn write_config(name: &str, text: &str) -> (Scratch, PathBuf) {
+    let dir = Scratch::new(name);
     let path = dir.join("outpost.toml");
     std::fs::write(&path, text).unwrap();
-    path
+    (dir, path)
+}
+
+/// Runs `cmd`, again while its program is busy being written: a copy made
+/// while another test thread forks can stay open for writing in that child
+/// until it execs (ETXTBSY).
+fn output_of(cmd: &mut Command) -> std::io::Result<Output> {
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            done => return done,
+        }
+    }
+    cmd.output()
 }
 
 const GOOD: &str = r#"
@@ -157,7 +214,8 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
     if !root_or_skip("boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term") {
         return;
     }
-    let cfg = write_config("good", GOOD);
+    let (dir, cfg) = write_config("good", GOOD);
+    let prebound = mounts_hiding(dir.path());
     let mut agent = Agent::start(&cfg);
     let (stream, ready) = agent.wait_for("outpostd: ready");
     assert_eq!(stream, "stdout");
@@ -165,6 +223,26 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
         ready,
         "outpostd: ready: hostname lan-host, 1 interface up, 1 route"
     );
+    // Its boot mounts are all in place in its namespace; those the host
+    // lacked (and the test did not bind) it mounted itself.
+    let mounted = agent.mount_points();
+    for m in BOOT_MOUNTS {
+        assert!(
+            mounted.iter().any(|p| p == m.target),
+            "{} not mounted: {mounted:?}",
+            m.target
+        );
+        let target = Path::new(m.target);
+        let ours = target.canonicalize().is_ok_and(|t| prebound.contains(&t));
+        if !is_mount_point(target).unwrap_or(true) && !ours {
+            let line = format!("outpostd: mounted {} on {}", m.fstype, m.target);
+            assert!(
+                agent.seen.iter().any(|(_, l)| *l == line),
+                "no {line:?}: {:#?}",
+                agent.seen
+            );
+        }
+    }
 
     assert_eq!(agent.run_inside(&["hostname"]).trim(), "lan-host");
     let addr = agent.run_inside(&["ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
@@ -230,15 +308,19 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
     let (ok, rules) = agent.ask("rules");
     assert!(!ok, "drift not reported: {rules}");
     assert!(rules.contains("kernel: DIFFERS"), "{rules}");
-    // Anyone but root is turned away.
-    let nobody = Command::new(env!("CARGO_BIN_EXE_outpostd"))
-        .arg("--socket")
-        .arg(&agent.socket)
-        .arg("log")
-        .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("run client as nobody");
+    // Anyone but root is turned away: nobody runs a copy of the client (the
+    // build's may be out of its reach) and reaches the socket's directory
+    // (Scratch checks), so what refuses it is the socket's own mode.
+    let client = dir.copy_program(Path::new(env!("CARGO_BIN_EXE_outpostd")), "outpostd-client");
+    let nobody = output_of(
+        Command::new(&client)
+            .arg("--socket")
+            .arg(&agent.socket)
+            .arg("log")
+            .uid(65534)
+            .gid(65534),
+    )
+    .expect("run client as nobody");
     assert!(!nobody.status.success());
     assert!(nobody.stdout.is_empty(), "{nobody:?}");
     assert!(
@@ -269,7 +351,7 @@ fn bad_config_keeps_it_alive_in_safe_mode_until_fixed() {
     if !root_or_skip("bad_config_keeps_it_alive_in_safe_mode_until_fixed") {
         return;
     }
-    let cfg = write_config("bad", &GOOD.replace("192.168.1.10/24", "192.168.1.300/24"));
+    let (_dir, cfg) = write_config("bad", &GOOD.replace("192.168.1.10/24", "192.168.1.300/24"));
     let mut agent = Agent::start(&cfg);
     let (_, diag) = agent.wait_for("192.168.1.300");
     assert!(

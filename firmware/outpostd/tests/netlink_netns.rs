@@ -222,11 +222,20 @@ fn dumps_longer_than_one_datagram_are_read_to_their_end() {
                 1 + i % 250
             ));
         }
-        let file = std::env::temp_dir().join(format!("outpost-nl-batch-{}", std::process::id()));
-        std::fs::write(&file, batch).unwrap();
-        let path = file.to_string_lossy().into_owned();
-        ip(&["-batch", &path]);
-        let _ = std::fs::remove_file(&file);
+        // On ip's stdin: no file, so nothing depends on a temp dir.
+        let mut batcher = std::process::Command::new("ip")
+            .args(["-batch", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run ip");
+        std::io::Write::write_all(&mut batcher.stdin.take().unwrap(), batch.as_bytes()).unwrap();
+        let out = batcher.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "ip -batch: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
 
         let nl = Netlink::connect().unwrap();
         let routes = our_routes(&nl).await;

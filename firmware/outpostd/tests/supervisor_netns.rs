@@ -3,12 +3,15 @@
 //! does when ssh drops), in a throwaway network namespace: 1,000 restarts
 //! with no growth in file descriptors or memory and no zombies; then a
 //! long-lived "pppd" with a "dbclient" in its group gets its routes on
-//! link up, and stop kills the whole group, reaps it and removes them.
+//! link up, and stop kills the whole group, reaps it and removes them;
+//! a supervised "dropbear" (this test binary again, listening) is serving
+//! once it listens, and its exit is said as its own.
 
 mod netns;
+mod scratch;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use netns::{in_netns, ip, root_or_skip};
 use outpost_core::plan::RoutePlan;
@@ -16,6 +19,7 @@ use outpostd::hooks::{self, HookMessage};
 use outpostd::netlink::Netlink;
 use outpostd::supervisor::machine::{Event, LinkInfo, Policy};
 use outpostd::supervisor::{Kind, Output, Spec, Supervisor};
+use scratch::Scratch;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc::UnboundedSender;
@@ -91,10 +95,9 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
-fn setup(tag: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("outpostd-sup-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A scratch directory (removed when dropped) with the hook scripts in it.
+fn setup(tag: &str) -> (Scratch, PathBuf, PathBuf, PathBuf) {
+    let dir = Scratch::new(tag);
     let sock = dir.join("ctl.sock");
     let (up, down) = (dir.join("ip-up"), dir.join("ip-down"));
     hooks::install_at(Path::new(env!("CARGO_BIN_EXE_outpostd")), &sock, &up, &down).unwrap();
@@ -137,7 +140,7 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
         let (dir, sock, up, _down) = setup("restarts");
         // pppd's ip-up, then exit 16 (ssh connection closed).
         let fake = script(
-            &dir,
+            dir.path(),
             "pppd",
             "echo Connect: ppp0 '<-->' /dev/pts/9\necho dbclient: gone >&2\n\"$1\" vpn0 /dev/pts/9 0 10.254.0.2 10.254.0.1 tunnel || exit 99\nexit 16\n",
         );
@@ -159,7 +162,15 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
         until(|| sup.status().unwrap().starts >= 1100, "1100 starts").await;
         let (fd1, rss1) = (fds(), rss_kb());
         let s = sup.status().unwrap();
-        assert_eq!(s.last_down.as_deref(), Some("ssh connection closed"));
+        assert_eq!(
+            s.last_down.as_deref(),
+            Some("pppd exited with status 16 (ssh connection closed)")
+        );
+        let line = s.line();
+        assert!(
+            line.ends_with(", last down: pppd exited with status 16 (ssh connection closed)"),
+            "{line}"
+        );
         sup.stop().await;
         eprintln!("fds {fd0} -> {fd1}, VmRSS {rss0} kB -> {rss1} kB over 1000 restarts");
         assert!(fd1 <= fd0, "file descriptors grew: {fd0} -> {fd1}");
@@ -173,7 +184,6 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
             !ip(&["route", "show"]).contains("10.0.0.0/24"),
             "tunnel route left after stop"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     });
 }
 
@@ -189,7 +199,7 @@ fn link_up_installs_routes_and_stop_kills_the_whole_group() {
         let pidfile = dir.join("dbclient.pid");
         // A "dbclient" in pppd's group, then ip-up, then pppd waits.
         let fake = script(
-            &dir,
+            dir.path(),
             "pppd",
             &format!(
                 "sleep 1000 &\necho $! > {}\n\"$1\" vpn0 /dev/pts/9 0 10.254.0.2 10.254.0.1 tunnel\nwait\n",
@@ -231,6 +241,105 @@ fn link_up_installs_routes_and_stop_kills_the_whole_group() {
             "the fake dbclient to die",
         )
         .await;
-        let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+/// Set to a directory, this test binary is the fake dropbear run by
+/// [`a_listening_server_is_serving_and_its_exit_is_said_as_its_own`].
+const FAKE_SERVER: &str = "OUTPOSTD_FAKE_SERVER";
+
+/// Not a test on its own (it returns at once): the fake dropbear. After a
+/// moment it listens on a TCP port; the first run then exits with status
+/// 1, later runs keep listening until killed (or two minutes pass).
+#[test]
+fn fake_server() {
+    let Some(dir) = std::env::var_os(FAKE_SERVER) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let _listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let once = Path::new(&dir).join("exited-once");
+    if !once.exists() {
+        std::fs::write(&once, "").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        std::process::exit(1);
+    }
+    std::thread::sleep(Duration::from_secs(120));
+}
+
+#[test]
+fn a_listening_server_is_serving_and_its_exit_is_said_as_its_own() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = Scratch::new("server");
+    let me = std::env::current_exe().unwrap();
+    let spec = Spec {
+        argv: vec![
+            "env".into(),
+            format!("{FAKE_SERVER}={}", dir.path().display()),
+            me.display().to_string(),
+            "--exact".into(),
+            "fake_server".into(),
+            "--test-threads=1".into(),
+        ],
+        kind: Kind::Daemon {
+            name: "dropbear".into(),
+        },
+        policy: Policy {
+            initial: 10,
+            max: 20,
+            stable: u64::MAX,
+            jitter_percent: 0,
+        },
+        output: Output::Discard,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let sup = Supervisor::start(spec, None);
+        let state = || sup.status().unwrap().state;
+        until(|| state() == "starting", "dropbear starting").await;
+        // Not listening yet: starting, whatever the peers.
+        let s = sup.status().unwrap();
+        assert!(
+            s.line_at(Instant::now(), Some(3))
+                .starts_with("starting since "),
+            "{s:?}"
+        );
+        until(|| state() == "serving", "dropbear serving").await;
+        let s = sup.status().unwrap();
+        assert!(s.last_down.is_none(), "{s:?}");
+        let line = s.line_at(Instant::now(), Some(0));
+        assert!(
+            line.starts_with("serving 0 peers, listening since "),
+            "{line}"
+        );
+        // It exits with status 1, is restarted, and serves again.
+        until(
+            || {
+                let s = sup.status().unwrap();
+                s.state == "serving" && s.starts == 2
+            },
+            "dropbear serving again",
+        )
+        .await;
+        let s = sup.status().unwrap();
+        assert_eq!(
+            s.last_down.as_deref(),
+            Some("dropbear exited with status 1")
+        );
+        let line = s.line_at(Instant::now(), Some(3));
+        assert!(
+            line.starts_with("serving 3 peers, listening since "),
+            "{line}"
+        );
+        let tail = format!(
+            ", 2 starts, pid {}, last down: dropbear exited with status 1",
+            s.pid.unwrap()
+        );
+        assert!(line.ends_with(&tail), "{line}");
+        sup.stop().await;
+    });
+    assert_eq!(children(), vec![], "children left after stop");
 }

@@ -1,7 +1,8 @@
-//! The tunnel supervisor's decisions, as a pure state machine: which state
-//! the tunnel is in (Idle, Starting, Up, Backoff), what each event (child
-//! spawned or exited, link up or down from pppd's hooks, a timer, reset,
-//! stop) changes, and what the edge must do about it. Time is passed in as
+//! The supervisor's decisions, as a pure state machine: which state the
+//! tunnel (or the server) is in (Idle, Starting, Up, Serving, Backoff), what
+//! each event (child spawned or exited, link up or down from pppd's hooks,
+//! the server seen listening, a timer, reset, stop) changes, what the edge
+//! must do about it, and how the child's exits are worded. Time is passed in as
 //! milliseconds and randomness as a number, so tests drive it with a fake
 //! clock; the edge (`supervisor.rs`) only spawns, kills, installs routes
 //! and prints.
@@ -77,35 +78,91 @@ pub enum Exit {
 }
 
 impl Exit {
-    /// How any program ended, in words (for supervised daemons).
+    /// How any program ended, in words: `exited with status 1`, `killed by
+    /// signal 9 (SIGKILL)`, `could not be started`.
     pub fn describe(self) -> String {
         match self {
             Exit::Code(c) => format!("exited with status {c}"),
-            Exit::Signal(s) => format!("killed by signal {s}"),
+            Exit::Signal(s) => match nix::sys::signal::Signal::try_from(s) {
+                Ok(sig) => format!("killed by signal {s} ({})", sig.as_str()),
+                Err(_) => format!("killed by signal {s}"),
+            },
             Exit::SpawnFailed => "could not be started".to_string(),
         }
     }
+}
 
-    /// Why pppd ended, in words (its exit codes are documented in pppd(8)).
-    pub fn reason(self) -> String {
-        let text = match self {
-            Exit::Code(0) => "pppd exited",
-            Exit::Code(1) => "pppd: fatal error",
-            Exit::Code(2) => "pppd: bad options",
-            Exit::Code(3) => "pppd: not setuid root",
-            Exit::Code(4) => "pppd: no PPP support in the kernel",
-            Exit::Code(5) => "pppd stopped by a signal",
-            Exit::Code(8) | Exit::Code(9) => "ssh (pty command) failed",
-            Exit::Code(10) => "PPP negotiation failed",
-            Exit::Code(11) | Exit::Code(19) => "PPP authentication failed",
-            Exit::Code(15) => "peer not responding (LCP echo)",
-            Exit::Code(16) => "ssh connection closed",
-            Exit::Code(17) => "loopback detected",
-            Exit::Code(c) => return format!("pppd exited with status {c}"),
-            Exit::Signal(s) => return format!("pppd killed by signal {s}"),
-            Exit::SpawnFailed => "cannot start pppd",
-        };
-        text.to_string()
+/// What pppd's exit status means (pppd(8), EXIT STATUS), in the tunnel's
+/// terms: its pty command is ssh, so "the modem hung up" is ssh's
+/// connection closing. The flag: a problem of pppd itself (said as
+/// `pppd: …`), not of the link.
+pub fn pppd_meaning(code: i32) -> Option<(&'static str, bool)> {
+    Some(match code {
+        0 => ("link ended at the peer's request", true),
+        1 => ("fatal error", true),
+        2 => ("bad options", true),
+        3 => ("not setuid root", true),
+        4 => ("no PPP support in the kernel", true),
+        5 => ("stopped by a signal", true),
+        6 => ("serial port could not be locked", true),
+        7 => ("serial port could not be opened", true),
+        8 | 9 => ("ssh (pty command) failed", false),
+        10 => ("PPP negotiation failed", false),
+        11 => ("the peer failed PPP authentication", false),
+        12 => ("link idle too long", false),
+        13 => ("connect time limit reached", false),
+        14 => ("callback negotiated", false),
+        15 => ("peer not responding (LCP echo)", false),
+        16 => ("ssh connection closed", false),
+        17 => ("loopback detected", false),
+        18 => ("init script failed", true),
+        19 => ("PPP authentication to the peer failed", false),
+        _ => return None,
+    })
+}
+
+/// The supervised program, which decides how its exits are worded: pppd's
+/// exit statuses have meanings, any other program's is said as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Program {
+    /// The office's pppd (the tunnel).
+    Pppd,
+    /// A server kept running (the concentrator's dropbear), by name.
+    Server(String),
+}
+
+impl Program {
+    /// Its name on the console and in `outpostd status`.
+    pub fn name(&self) -> &str {
+        match self {
+            Program::Pppd => "pppd",
+            Program::Server(name) => name,
+        }
+    }
+
+    /// Why it ended, for the console's `tunnel down: REASON` (pppd) or
+    /// `REASON; restart in …` (a server).
+    pub fn exit_reason(&self, exit: Exit) -> String {
+        match (self, exit) {
+            (Program::Pppd, Exit::Code(c)) => match pppd_meaning(c) {
+                Some((m, true)) => format!("pppd: {m}"),
+                Some((m, false)) => m.to_string(),
+                None => format!("pppd {}", exit.describe()),
+            },
+            _ => format!("{} {}", self.name(), exit.describe()),
+        }
+    }
+
+    /// How it last went down, for `outpostd status`: the program named,
+    /// its exit status said, and for pppd what the status means.
+    pub fn down_words(&self, exit: Exit) -> String {
+        match (self, exit) {
+            (Program::Pppd, Exit::Code(c)) => match pppd_meaning(c) {
+                Some((m, _)) => format!("pppd {} ({m})", exit.describe()),
+                None => format!("pppd {}", exit.describe()),
+            },
+            _ => format!("{} {}", self.name(), exit.describe()),
+        }
     }
 }
 
@@ -118,6 +175,8 @@ pub enum Event {
     LinkUp(LinkInfo),
     /// pppd's ip-down hook: the link went down (pppd may still run).
     LinkDown,
+    /// A server's process listens (the edge saw its listening socket).
+    Listening,
     /// The child is gone (already reaped by the edge).
     Exited(Exit),
     /// The deadline from [`Machine::deadline`] passed.
@@ -145,6 +204,11 @@ pub enum State {
         /// The addresses pppd reported.
         link: LinkInfo,
     },
+    /// A server is listening (its process holds a listening socket).
+    Serving {
+        /// Since when.
+        since: Millis,
+    },
     /// Waiting before the next attempt.
     Backoff {
         /// When to try again.
@@ -171,12 +235,10 @@ pub enum Action {
         /// How long it took.
         after: Millis,
     },
-    /// Tell the console the tunnel is down and when it is retried.
+    /// Tell the console the child is down and when it is retried.
     AnnounceDown {
-        /// Why, in pppd's terms (its exit codes).
+        /// Why, in the program's terms ([`Program::exit_reason`]).
         reason: String,
-        /// How the child ended, for a supervised program that is not pppd.
-        exit: Exit,
         /// In how many ms the next attempt starts.
         retry_in: Millis,
     },
@@ -197,6 +259,7 @@ enum AfterExit {
 #[derive(Debug, Clone)]
 pub struct Machine {
     policy: Policy,
+    program: Program,
     state: State,
     child: bool,
     after_exit: AfterExit,
@@ -207,10 +270,11 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// An idle machine with `policy`.
-    pub fn new(policy: Policy) -> Machine {
+    /// An idle machine supervising `program` with `policy`.
+    pub fn new(policy: Policy, program: Program) -> Machine {
         Machine {
             policy,
+            program,
             state: State::Idle,
             child: false,
             after_exit: AfterExit::Backoff,
@@ -219,6 +283,11 @@ impl Machine {
             last_down: None,
             restarts: 0,
         }
+    }
+
+    /// What it supervises.
+    pub fn program(&self) -> &Program {
+        &self.program
     }
 
     /// The current state.
@@ -236,12 +305,12 @@ impl Machine {
         self.failures
     }
 
-    /// How many times pppd was started.
+    /// How many times the child was started.
     pub fn starts(&self) -> u64 {
         self.restarts
     }
 
-    /// The reason the tunnel last went down, if it did.
+    /// How the child last went down ([`Program::down_words`], or `reset`).
     pub fn last_down(&self) -> Option<&str> {
         self.last_down.as_deref()
     }
@@ -291,15 +360,28 @@ impl Machine {
                     self.state = State::Starting { since: now };
                 }
             }
+            Event::Listening => {
+                let server = matches!(self.program, Program::Server(_));
+                if server && self.child && matches!(self.state, State::Starting { .. }) {
+                    self.state = State::Serving { since: now };
+                }
+            }
             Event::Exited(exit) => {
                 if !self.child {
                     return out;
                 }
                 self.child = false;
-                if let State::Up { since, .. } = self.state {
-                    out.push(Action::RemoveRoutes);
-                    self.note_up_period(now, since);
-                    self.trying_since = now;
+                match self.state {
+                    State::Up { since, .. } => {
+                        out.push(Action::RemoveRoutes);
+                        self.note_up_period(now, since);
+                        self.trying_since = now;
+                    }
+                    State::Serving { since } => {
+                        self.note_up_period(now, since);
+                        self.trying_since = now;
+                    }
+                    _ => {}
                 }
                 match self.after_exit {
                     AfterExit::Idle => self.state = State::Idle,
@@ -307,11 +389,9 @@ impl Machine {
                     AfterExit::Backoff => {
                         self.failures = self.failures.saturating_add(1);
                         let retry_in = self.policy.delay(self.failures, random);
-                        let reason = exit.reason();
-                        self.last_down = Some(reason.clone());
+                        self.last_down = Some(self.program.down_words(exit));
                         out.push(Action::AnnounceDown {
-                            reason,
-                            exit,
+                            reason: self.program.exit_reason(exit),
                             retry_in,
                         });
                         self.state = State::Backoff {
@@ -331,10 +411,17 @@ impl Machine {
                 self.failures = 0;
                 self.last_down = Some("reset".into());
                 if self.child {
-                    if let State::Up { since, .. } = self.state {
-                        out.push(Action::RemoveRoutes);
-                        self.note_up_period(now, since);
-                        self.state = State::Starting { since: now };
+                    match self.state {
+                        State::Up { since, .. } => {
+                            out.push(Action::RemoveRoutes);
+                            self.note_up_period(now, since);
+                            self.state = State::Starting { since: now };
+                        }
+                        State::Serving { since } => {
+                            self.note_up_period(now, since);
+                            self.state = State::Starting { since: now };
+                        }
+                        _ => {}
                     }
                     self.trying_since = now;
                     self.after_exit = AfterExit::Restart;
@@ -360,7 +447,8 @@ impl Machine {
         out
     }
 
-    /// A link that stayed up long enough wipes the failure count.
+    /// A link that stayed up (or a server that served) long enough wipes
+    /// the failure count.
     fn note_up_period(&mut self, now: Millis, since: Millis) {
         if now.saturating_sub(since) >= self.policy.stable {
             self.failures = 0;
@@ -414,7 +502,7 @@ mod tests {
 
     #[test]
     fn a_good_run_starts_comes_up_and_installs_routes() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         assert_eq!(m.on(0, Event::Start, 0), [Action::Spawn]);
         assert_eq!(m.state(), &State::Starting { since: 0 });
         assert_eq!(
@@ -437,7 +525,7 @@ mod tests {
             jitter_percent: 0,
             ..P
         };
-        let mut m = Machine::new(exact);
+        let mut m = Machine::new(exact, Program::Pppd);
         let mut now = 0;
         m.on(now, Event::Start, 0);
         let mut delays = Vec::new();
@@ -471,7 +559,7 @@ mod tests {
             jitter_percent: 0,
             ..P
         };
-        let mut m = Machine::new(exact);
+        let mut m = Machine::new(exact, Program::Pppd);
         m.on(0, Event::Start, 0);
         for i in 0..4 {
             m.on(10 + i, Event::Exited(Exit::Code(15)), 0);
@@ -488,7 +576,6 @@ mod tests {
             acts[1],
             Action::AnnounceDown {
                 reason: "peer not responding (LCP echo)".into(),
-                exit: Exit::Code(15),
                 retry_in: 16_000
             }
         );
@@ -503,7 +590,6 @@ mod tests {
             acts,
             [Action::AnnounceDown {
                 reason: "peer not responding (LCP echo)".into(),
-                exit: Exit::Code(15),
                 retry_in: 1_000
             }]
         );
@@ -511,7 +597,7 @@ mod tests {
 
     #[test]
     fn up_after_is_measured_from_when_the_tunnel_went_down() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         m.on(1_000, Event::Start, 0);
         m.on(2_000, Event::LinkUp(link()), 0);
         m.on(50_000, Event::Exited(Exit::Code(16)), 0);
@@ -529,7 +615,7 @@ mod tests {
 
     #[test]
     fn reset_kills_and_restarts_at_once_without_backoff() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         m.on(0, Event::Start, 0);
         m.on(10, Event::LinkUp(link()), 0);
         assert_eq!(
@@ -550,7 +636,7 @@ mod tests {
 
     #[test]
     fn stop_kills_removes_routes_and_stays_idle() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         m.on(0, Event::Start, 0);
         m.on(10, Event::LinkUp(link()), 0);
         assert_eq!(
@@ -563,7 +649,7 @@ mod tests {
         assert!(!m.child_running());
         assert_eq!(m.on(40, Event::Timer, 0), []);
         // Stop while backing off: nothing to kill.
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         m.on(0, Event::Start, 0);
         m.on(1, Event::Exited(Exit::SpawnFailed), 0);
         assert_eq!(m.on(2, Event::Stop, 0), []);
@@ -573,7 +659,7 @@ mod tests {
 
     #[test]
     fn stray_events_change_nothing() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         assert_eq!(m.on(0, Event::LinkUp(link()), 0), []);
         assert_eq!(m.on(0, Event::LinkDown, 0), []);
         assert_eq!(m.on(0, Event::Exited(Exit::Code(1)), 0), []);
@@ -590,7 +676,7 @@ mod tests {
 
     #[test]
     fn link_down_then_exit_removes_routes_once_and_backs_off() {
-        let mut m = Machine::new(P);
+        let mut m = Machine::new(P, Program::Pppd);
         m.on(0, Event::Start, 0);
         m.on(10, Event::LinkUp(link()), 0);
         assert_eq!(m.on(20, Event::LinkDown, 0), [Action::RemoveRoutes]);
@@ -599,5 +685,128 @@ mod tests {
             matches!(acts.as_slice(), [Action::AnnounceDown { .. }]),
             "{acts:?}"
         );
+    }
+
+    fn dropbear() -> Program {
+        Program::Server("dropbear".into())
+    }
+
+    /// What an exit makes the machine say: the console reason and the
+    /// status's `last down`.
+    fn down(program: Program, exit: Exit) -> (String, String) {
+        let mut m = Machine::new(P, program);
+        m.on(0, Event::Start, 0);
+        let acts = m.on(10, Event::Exited(exit), 0);
+        let [Action::AnnounceDown { reason, .. }] = acts.as_slice() else {
+            panic!("{acts:?}")
+        };
+        (reason.clone(), m.last_down().unwrap().to_string())
+    }
+
+    #[test]
+    fn an_offices_pppd_exit_is_said_in_pppds_terms() {
+        let said = |exit| down(Program::Pppd, exit);
+        assert_eq!(
+            said(Exit::Code(16)),
+            (
+                "ssh connection closed".into(),
+                "pppd exited with status 16 (ssh connection closed)".into()
+            )
+        );
+        assert_eq!(
+            said(Exit::Code(1)),
+            (
+                "pppd: fatal error".into(),
+                "pppd exited with status 1 (fatal error)".into()
+            )
+        );
+        assert_eq!(
+            said(Exit::Code(15)).1,
+            "pppd exited with status 15 (peer not responding (LCP echo))"
+        );
+        assert_eq!(
+            said(Exit::Code(42)),
+            (
+                "pppd exited with status 42".into(),
+                "pppd exited with status 42".into()
+            )
+        );
+        assert_eq!(said(Exit::Signal(9)).1, "pppd killed by signal 9 (SIGKILL)");
+        assert_eq!(said(Exit::SpawnFailed).1, "pppd could not be started");
+        // Every status pppd(8) documents has its meaning.
+        for code in 0..=19 {
+            assert!(pppd_meaning(code).is_some(), "pppd exit {code}");
+        }
+        assert_eq!(pppd_meaning(20), None);
+    }
+
+    #[test]
+    fn a_concentrators_dropbear_exit_is_said_as_dropbears() {
+        for (exit, words) in [
+            (Exit::Code(1), "dropbear exited with status 1"),
+            (Exit::Code(16), "dropbear exited with status 16"),
+            (Exit::Signal(11), "dropbear killed by signal 11 (SIGSEGV)"),
+            (Exit::SpawnFailed, "dropbear could not be started"),
+        ] {
+            let (reason, last) = down(dropbear(), exit);
+            assert_eq!(reason, words);
+            assert_eq!(last, words);
+            assert!(!last.contains("pppd") && !last.contains("ssh"), "{last}");
+        }
+    }
+
+    #[test]
+    fn a_listening_server_is_serving_until_it_exits() {
+        let mut m = Machine::new(P, dropbear());
+        m.on(0, Event::Start, 0);
+        assert_eq!(m.state(), &State::Starting { since: 0 });
+        assert_eq!(m.on(40, Event::Listening, 0), []);
+        assert_eq!(m.state(), &State::Serving { since: 40 });
+        // Seen again: still serving since then.
+        m.on(90, Event::Listening, 0);
+        assert_eq!(m.state(), &State::Serving { since: 40 });
+        // Exits soon after listening count as failures.
+        for i in 0..3 {
+            m.on(100 + i, Event::Exited(Exit::Code(1)), 0);
+            let until = m.deadline().unwrap();
+            m.on(until, Event::Timer, 0);
+        }
+        assert_eq!(m.failures(), 3);
+        let t = 500_000;
+        m.on(t, Event::Listening, 0);
+        // Serving for the stable period: a fast retry (and no routes to remove).
+        let acts = m.on(t + P.stable, Event::Exited(Exit::Code(1)), 0);
+        assert!(
+            matches!(acts.as_slice(), [Action::AnnounceDown { .. }]),
+            "{acts:?}"
+        );
+        assert_eq!(m.failures(), 1);
+        // Reset while serving: killed and restarted, starting again.
+        let until = m.deadline().unwrap();
+        m.on(until, Event::Timer, 0);
+        m.on(until + 5, Event::Listening, 0);
+        assert_eq!(m.on(until + 10, Event::Reset, 0), [Action::Kill]);
+        assert_eq!(m.state(), &State::Starting { since: until + 10 });
+        assert_eq!(
+            m.on(until + 20, Event::Exited(Exit::Signal(15)), 0),
+            [Action::Spawn]
+        );
+    }
+
+    #[test]
+    fn only_a_running_server_can_be_listening() {
+        // pppd is up by its hooks, never by a socket.
+        let mut m = Machine::new(P, Program::Pppd);
+        m.on(0, Event::Start, 0);
+        m.on(10, Event::Listening, 0);
+        assert_eq!(m.state(), &State::Starting { since: 0 });
+        // No child: nothing listens.
+        let mut m = Machine::new(P, dropbear());
+        assert_eq!(m.on(0, Event::Listening, 0), []);
+        assert_eq!(m.state(), &State::Idle);
+        m.on(1, Event::Start, 0);
+        m.on(2, Event::Exited(Exit::Code(1)), 0);
+        m.on(3, Event::Listening, 0);
+        assert!(matches!(m.state(), State::Backoff { .. }));
     }
 }

@@ -6,6 +6,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Instant;
 
 use log::{error, info, warn};
 use outpost_core::plan::{ConcentratorPlan, OfficePlan, Plan, OFFICE_IPPARAM};
@@ -161,7 +162,9 @@ impl Roles {
             None => out.push("tunnel: none".into()),
         }
         if let Some(s) = self.dropbear.as_ref().and_then(|(_, s)| s.status()) {
-            out.push(format!("dropbear: {}", s.line()));
+            // Peers whose tunnel is up, as their ip-up/ip-down hooks said.
+            let peers = self.peers.as_ref().map(Peers::up_count);
+            out.push(format!("dropbear: {}", s.line_at(Instant::now(), peers)));
         }
         if let Some(p) = &self.peers {
             out.extend(p.status_lines());
