@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod keys;
 pub mod media;
 pub mod pppd;
+pub mod rehearse;
 pub mod run;
 pub mod site;
 pub mod sources;

@@ -16,6 +16,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use outpost_core::diagnostic::{Diagnostic, Diagnostics};
 use outpost_core::keys::PublicKey;
 use outpost_core::site::{PublicKeys, Site, SiteCpu, SiteFormat};
 
@@ -25,8 +26,20 @@ use crate::error::{BuildError, Result};
 use crate::keys;
 use crate::media::{self, Format, Seed};
 
-/// Reads and validates a site file; the error lists every problem.
+/// Reads and validates a site file; the error lists every problem,
+/// explicit `[[test]]`s the policy fails among them.
 pub fn load(path: &Path) -> Result<Site> {
+    let (site, failures) = load_with_test_failures(path)?;
+    if failures.is_empty() {
+        Ok(site)
+    } else {
+        Err(BuildError::Config(Diagnostics(failures).to_string()))
+    }
+}
+
+/// Like [`load`], but failing `[[test]]`s come back beside the site
+/// instead of as an error: a rehearsal runs them as packets anyway.
+pub fn load_with_test_failures(path: &Path) -> Result<(Site, Vec<Diagnostic>)> {
     let name = path.display().to_string();
     let bytes = fs::read(path).map_err(|e| BuildError::io(format!("reading {name}"), e))?;
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -34,7 +47,7 @@ pub fn load(path: &Path) -> Result<Site> {
             "{name}: the file is not UTF-8 text\n  hint: save it as UTF-8 (in Notepad: Save As, Encoding: UTF-8)"
         ))
     })?;
-    Site::from_str_named(&name, &text).map_err(|e| BuildError::Config(e.to_string()))
+    Site::with_test_failures(&name, &text).map_err(|e| BuildError::Config(e.to_string()))
 }
 
 /// The directory key files are taken relative to: the site file's.
@@ -336,6 +349,21 @@ pub struct Row {
     pub free_bytes: Option<u64>,
     /// Why it has no image, when it should have one.
     pub problem: Option<String>,
+    /// What boots it, when it has an image.
+    pub boot: Option<Boot>,
+}
+
+/// A built router as QEMU boots it: the exact files that are flashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boot {
+    /// Its CPU.
+    pub cpu: Cpu,
+    /// `bzImage`.
+    pub kernel: PathBuf,
+    /// `initramfs`.
+    pub initramfs: PathBuf,
+    /// The medium image, unless the format is `kernel`.
+    pub medium: Option<(Format, PathBuf)>,
 }
 
 /// Builds each router's image in its directory. An image that does not
@@ -353,6 +381,7 @@ pub fn build_images(written: &[Written], progress: &mut dyn FnMut(&str)) -> Resu
                 image_bytes: None,
                 free_bytes: None,
                 problem: None,
+                boot: None,
             });
             continue;
         };
@@ -373,15 +402,25 @@ pub fn build_images(written: &[Written], progress: &mut dyn FnMut(&str)) -> Resu
             image_bytes: None,
             free_bytes: None,
             problem: None,
+            boot: None,
+        };
+        let mut boot = Boot {
+            cpu: c,
+            kernel: report.kernel.clone(),
+            initramfs: report.initramfs.clone(),
+            medium: None,
         };
         match media::for_build(&opts, &report, f, Seed::Random) {
             Ok(Some(m)) => {
                 row.image_bytes = Some(m.image_bytes);
                 row.free_bytes = Some(m.free_bytes);
+                boot.medium = Some((f, m.path));
+                row.boot = Some(boot);
             }
             Ok(None) => {
                 let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
                 row.image_bytes = Some(size(&report.kernel) + size(&report.initramfs));
+                row.boot = Some(boot);
             }
             Err(BuildError::DoesNotFit { over, .. }) => {
                 row.problem = Some(format!(

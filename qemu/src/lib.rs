@@ -39,7 +39,7 @@ pub use console::{Console, Output};
 pub use error::{HarnessError, Result};
 pub use hub::{Hub, HubStats};
 pub use machine::Machine;
-pub use process::ProcessGroup;
+pub use process::{kill_groups_on_interrupt, ProcessGroup};
 pub use spec::{Drive, DriveKind, MachineSpec, NetEndpoint, Nic};
 pub use topology::Topology;
 

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use mkoutpost::build::{self, BuildOptions, BuildReport};
@@ -15,8 +14,8 @@ use outpost_qemu::{Drive, Hub, Machine, MachineSpec, Nic};
 pub mod bench;
 pub mod faults;
 pub mod site;
-pub mod transfer;
-pub mod watch;
+// One implementation: the product's rehearsal waits and transfers so.
+pub use mkoutpost::rehearse::{transfer, watch};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -132,12 +131,7 @@ pub fn boot_medium(
     Ok(booted)
 }
 
-/// How long a guest may take to boot to `outpostd: ready` under TCG on a
-/// loaded 2-core machine (a bound on failure, not a performance claim).
-pub const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
-
-/// How long one console command may take.
-pub const CMD_TIMEOUT: Duration = Duration::from_secs(60);
+pub use mkoutpost::rehearse::{BOOT_TIMEOUT, CMD_TIMEOUT};
 
 /// The guest's host name, read through a tag: pppd's and the kernel's
 /// console lines (`Connect: vpn0 <--> /dev/pts/0`, a tunnel retrying on an

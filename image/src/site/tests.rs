@@ -242,6 +242,7 @@ fn the_table_says_what_does_not_fit() {
             image_bytes: None,
             free_bytes: None,
             problem: Some("does not fit the 1.44 MB floppy: 2048 bytes (2 KiB) too many".into()),
+            boot: None,
         },
         Row {
             name: "home1".into(),
@@ -251,6 +252,7 @@ fn the_table_says_what_does_not_fit() {
             image_bytes: None,
             free_bytes: None,
             problem: None,
+            boot: None,
         },
     ];
     let t = table(&rows);

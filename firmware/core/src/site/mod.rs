@@ -15,6 +15,7 @@
 pub mod derive;
 pub mod policy;
 pub mod raw;
+pub mod rehearsal;
 pub mod validate;
 
 use std::fmt;
@@ -23,7 +24,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::net::{Ipv4Cidr, Ipv4Net};
 
 pub use derive::{DeriveError, Derived, HomeFiles, KeyNeed, PublicKeys, RenderedRouter};
@@ -213,6 +214,26 @@ pub struct Site {
     pub rules: Vec<Rule>,
     /// Whether `rules` is the default policy (no `[[policy]]` given).
     pub default_policy: bool,
+    /// The explicit `[[test]]`s, one case per (source, destination).
+    pub tests: Vec<TestCase>,
+}
+
+/// One explicit test case: a new connection from `src` to `dst` must be
+/// accepted (or refused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    /// Source as written (a name or an address).
+    pub src: String,
+    /// Its network (an address is a /32).
+    pub src_net: Ipv4Net,
+    /// Destination as written, or [`INTERNET`].
+    pub dst: String,
+    /// Its network (`0.0.0.0/0` for the internet).
+    pub dst_net: Ipv4Net,
+    /// Whether the test wants it accepted.
+    pub accept: bool,
+    /// Where the destination is written in the site file.
+    pub at: Location,
 }
 
 /// A site file that is not valid.
@@ -230,8 +251,65 @@ impl SiteError {
 impl Site {
     /// Parses and validates a site file's `text` (a UTF-8 BOM and CRLF line
     /// ends are accepted), naming it `file` in diagnostics.
+    /// An explicit `[[test]]` the policy fails is an error here too.
     pub fn from_str_named(file: &str, text: &str) -> Result<Site, SiteError> {
-        validate::check(file, text).map_err(|d| SiteError(Diagnostics(d)))
+        let (site, failures) = Site::with_test_failures(file, text)?;
+        if failures.is_empty() {
+            Ok(site)
+        } else {
+            Err(SiteError(Diagnostics(failures)))
+        }
+    }
+
+    /// Like [`Site::from_str_named`], but a site whose only problems are
+    /// failing `[[test]]`s is returned with them: a rehearsal runs those
+    /// tests as packets and reports what the routers really do.
+    pub fn with_test_failures(
+        file: &str,
+        text: &str,
+    ) -> Result<(Site, Vec<Diagnostic>), SiteError> {
+        let site = validate::check(file, text).map_err(|d| SiteError(Diagnostics(d)))?;
+        let failures = site.test_failures();
+        Ok((site, failures))
+    }
+
+    /// Whether the policy accepts a new connection from `src` to `dst`
+    /// (`0.0.0.0/0` being the internet, which only offices with
+    /// `internet = true` reach).
+    pub fn expects(&self, src: Ipv4Net, dst: Ipv4Net) -> bool {
+        if dst.prefix() == 0 {
+            return self
+                .offices
+                .iter()
+                .any(|o| o.internet && policy::within(src, o.lan.network()));
+        }
+        self.allows(src, dst)
+    }
+
+    /// The explicit tests the policy fails, each at its destination in
+    /// the site file: `site check` and `site build` refuse them; a
+    /// rehearsal runs them anyway and shows what the packets do.
+    pub fn test_failures(&self) -> Vec<Diagnostic> {
+        self.tests
+            .iter()
+            .filter(|t| self.expects(t.src_net, t.dst_net) != t.accept)
+            .map(|t| Diagnostic {
+                file: self.file.clone(),
+                at: t.at,
+                message: format!(
+                    "test failed: {} → {}: expected {}, but the policy {} it",
+                    t.src,
+                    t.dst,
+                    if t.accept { "accept" } else { "deny" },
+                    if t.accept { "denies" } else { "accepts" }
+                ),
+                hint: Some(if self.default_policy {
+                    "the site has no [[policy]], so the default applies (offices ↔ head networks both ways, home users → head networks); add [[policy]] rules or fix the test".into()
+                } else {
+                    "change the [[policy]] rules or the test".into()
+                }),
+            })
+            .collect()
     }
 
     /// The network (or /32 host) of an endpoint.

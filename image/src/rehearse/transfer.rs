@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use outpost_qemu::Machine;
 
-use crate::CMD_TIMEOUT;
+use super::CMD_TIMEOUT;
 
 /// A TCP transfer of a few MB through the ssh tunnel under TCG: a bound on
 /// failure, not a claim.
