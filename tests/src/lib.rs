@@ -12,7 +12,7 @@ use mkoutpost::media::{Format, Seed};
 use outpost_qemu::{Drive, Hub, Machine, MachineSpec, Nic};
 
 pub mod bench;
-pub mod faults;
+pub use mkoutpost::rehearse::faults;
 pub mod site;
 // One implementation: the product's rehearsal waits and transfers so.
 pub use mkoutpost::rehearse::{transfer, watch};

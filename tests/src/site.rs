@@ -1,37 +1,47 @@
-//! The example site (`examples/site/`) as one running topology, shared by the
-//! site test, `outpost-demo` and the benchmark: five images built for i486
-//! (office router, concentrator and three end hosts), wired as
+//! The example site (`examples/sites/demo.toml`) rehearsed by the
+//! product's own code (`mkoutpost::rehearse`), shared by the whole-site
+//! test, `outpost-demo` and the benchmark: the site's images built as
+//! `mkoutpost site build` builds them, wired as the rehearsal wires them
 //!
 //! ```text
-//! lan-host ─[lan]─ office ══[wan]══ concentrator ─[private]─ private-host
-//!                              │
-//!                        internet-host
+//! host-office1 ─[lan-office1]─ office1 ══[wan0]══ head ─[net-private]─ host-private
+//!                                          │
+//!                                       internet
 //! ```
 //!
-//! booted together under `-cpu 486`, and helpers that read the consoles from
-//! a given point on (so a line printed while another command ran is not lost).
+//! and booted together under `-cpu 486`. What this module adds is only what
+//! the benchmark varies: a subset of the guests, the office's RAM, and a
+//! router config edited after the build (as an admin would on its medium).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use mkoutpost::build::BuildReport;
-use mkoutpost::cpu::Cpu;
-use outpost_qemu::{Machine, MachineSpec, Nic, Topology};
+use anyhow::{Context, Result};
+use mkoutpost::build::{self, BuildOptions};
+use mkoutpost::media::Seed;
+use mkoutpost::rehearse::boot::Running;
+use mkoutpost::rehearse::{self, faults, Built};
+use outpost_qemu::Machine;
 
-pub use crate::watch::{find_line_after, mark, wait_after};
-use crate::{build_image, example, BOOT_TIMEOUT, CMD_TIMEOUT};
+pub use mkoutpost::rehearse::faults::ping_until;
+pub use mkoutpost::rehearse::watch::{find_line_after, mark, wait_after};
+pub use mkoutpost::rehearse::{TUNNEL_DOWN, TUNNEL_TIMEOUT, TUNNEL_UP};
 
-/// Machine names (also the example config stems).
-pub const OFFICE: &str = "office";
+use crate::example;
+
+/// The site file, under `examples/`.
+pub const SITE_FILE: &str = "sites/demo.toml";
+
+/// The office router (the site's only office).
+pub const OFFICE: &str = "office1";
 /// The head office's concentrator.
-pub const CONCENTRATOR: &str = "concentrator";
-/// The host on the office LAN (192.168.1.10).
-pub const LAN_HOST: &str = "lan-host";
-/// The host on the head office's private network (10.0.0.10).
-pub const PRIVATE_HOST: &str = "private-host";
-/// The host on the WAN standing for the internet (172.16.0.100).
-pub const INTERNET_HOST: &str = "internet-host";
+pub const CONCENTRATOR: &str = "head";
+/// The rehearsal's test host on the office LAN (192.168.1.10).
+pub const LAN_HOST: &str = "host-office1";
+/// The rehearsal's test host on the head office's private network (10.0.0.10).
+pub const PRIVATE_HOST: &str = "host-private";
+/// The rehearsal's host on the WAN standing for the internet (172.16.0.100).
+pub const INTERNET_HOST: &str = "internet";
 
 /// lan-host's address on the office LAN.
 pub const LAN_IP: &str = "192.168.1.10";
@@ -44,97 +54,98 @@ pub const OFFICE_WAN_IP: &str = "172.16.0.2";
 /// The concentrator's WAN address.
 pub const CONCENTRATOR_WAN_IP: &str = "172.16.0.1";
 
-/// The office's tunnel-up console line (its prefix: the rest names addresses and time).
-pub const TUNNEL_UP: &str = "outpostd: tunnel up (";
-/// The office's tunnel-down console line prefix.
-pub const TUNNEL_DOWN: &str = "outpostd: tunnel down";
 /// The concentrator's line when office1's link comes up.
 pub const PEER_UP: &str = "outpostd: peer office1 up (vpn-office1)";
 /// The concentrator's line when office1's link goes down.
 pub const PEER_DOWN: &str = "outpostd: peer office1 down";
 
-/// RAM of every guest but the office router, MiB.
-pub const MEMORY_MIB: u32 = 32;
-
-/// RAM of the office router, MiB: the seed's Pentium 75 had 16 MB, and the
-/// office image must bring its tunnel up in that (issue 11's RAM claim).
+/// RAM of the office router, MiB, as the site file says: the seed's
+/// Pentium 75 had 16 MB, and the office image must bring its tunnel up in
+/// that (issue 11's RAM claim).
 pub const OFFICE_MEMORY_MIB: u32 = 16;
 
-/// How long the tunnel may take to come up after the routers are ready,
-/// or to come back after a fault is over (a bound on failure, not a claim).
-pub const TUNNEL_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// A NIC: its device (and netdev id), the hub it plugs into, the hub's port.
-type Wire = (&'static str, &'static str, usize);
-
-/// Each machine (named as its config's stem) and its NICs.
-const WIRING: [(&str, &[Wire]); 5] = [
-    (LAN_HOST, &[("eth0", "lan", 0)]),
-    (OFFICE, &[("eth0", "lan", 1), ("eth1", "wan", 0)]),
-    (CONCENTRATOR, &[("eth0", "wan", 1), ("eth1", "private", 0)]),
-    (INTERNET_HOST, &[("eth0", "wan", 2)]),
-    (PRIVATE_HOST, &[("eth0", "private", 1)]),
-];
+/// The four faults of the office, in the order the site test and the bench
+/// inject them, the WAN cut for [`faults::WAN_CUT`].
+pub fn all_faults() -> [faults::Fault; 4] {
+    faults::Fault::all(OFFICE, faults::WAN_CUT)
+}
 
 /// What of the site to boot, and how. The site test and the demo take
 /// [`SiteSpec::new`]; the benchmark varies the office's RAM, boots a subset
 /// and swaps in its own concentrator config.
 #[derive(Debug, Clone)]
 pub struct SiteSpec {
-    /// The CPU the images are built for (and QEMU emulates).
-    pub cpu: Cpu,
-    /// Which machines to start (names from this module); the hubs are
-    /// always all three, a missing machine's port stays unplugged.
+    /// Which guests to start (names from this module); every hub is made,
+    /// a missing guest's port stays unplugged.
     pub machines: Vec<&'static str>,
     /// RAM of the office router, MiB.
     pub office_memory_mib: u32,
-    /// Configs used instead of `examples/site/<name>.toml`, by machine name.
+    /// Configs put in place of the derived ones after the build (and the
+    /// router's image rebuilt), by router name.
     pub configs: Vec<(&'static str, PathBuf)>,
 }
 
 impl SiteSpec {
-    /// The whole example site: five machines, the office with
-    /// [`OFFICE_MEMORY_MIB`], every config from `examples/site/`.
-    pub fn new(cpu: Cpu) -> Self {
+    /// The whole example site: every guest, the office with the site
+    /// file's RAM, every config as derived.
+    pub fn new() -> Self {
         SiteSpec {
-            cpu,
-            machines: WIRING.iter().map(|(name, _)| *name).collect(),
+            machines: vec![OFFICE, CONCENTRATOR, LAN_HOST, PRIVATE_HOST, INTERNET_HOST],
             office_memory_mib: OFFICE_MEMORY_MIB,
             configs: Vec::new(),
         }
     }
+}
 
-    /// The config `name` boots with.
-    pub fn config(&self, name: &str) -> PathBuf {
-        self.configs
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or_else(|| example(&format!("site/{name}.toml")), |(_, p)| p.clone())
-    }
-
-    /// RAM of machine `name`, MiB.
-    pub fn memory_mib(&self, name: &str) -> u32 {
-        if name == OFFICE {
-            self.office_memory_mib
-        } else {
-            MEMORY_MIB
-        }
+impl Default for SiteSpec {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// The images of the machines `spec` names, in wiring order.
-pub fn build_images(spec: &SiteSpec) -> Result<Vec<(&'static str, BuildReport)>> {
-    WIRING
-        .iter()
-        .filter(|(name, _)| spec.machines.contains(name))
-        .map(|(name, _)| Ok((*name, build_image(&spec.config(name), spec.cpu)?)))
-        .collect()
+/// The site's images, built into `out` as `mkoutpost site build` builds
+/// them, then `spec`'s edits applied.
+pub fn build_site(out: &Path, spec: &SiteSpec) -> Result<Built> {
+    let mut built = rehearse::build(&example(SITE_FILE), out, &mut |_| {})?;
+    for (name, config) in &spec.configs {
+        let dir = out.join(name);
+        let dest = dir.join("outpost.toml");
+        std::fs::copy(config, &dest)
+            .with_context(|| format!("{} over {}", config.display(), dest.display()))?;
+        let boot = built
+            .boots
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .with_context(|| format!("no router {name}"))?;
+        let report = build::build(
+            &BuildOptions {
+                config: dest,
+                out_dir: dir,
+                cpu: boot.1.cpu,
+                seed: Seed::Random,
+            },
+            &mut |_| {},
+        )?;
+        boot.1.kernel = report.kernel;
+        boot.1.initramfs = report.initramfs;
+        boot.1.medium = None;
+    }
+    for g in &mut built.plan.guests {
+        if g.name == OFFICE {
+            g.memory_mib = spec.office_memory_mib;
+        }
+    }
+    built
+        .plan
+        .guests
+        .retain(|g| spec.machines.contains(&g.name.as_str()));
+    Ok(built)
 }
 
 /// The running site.
 pub struct Site {
-    /// Every guest and hub (hubs `lan`, `wan`, `private`).
-    pub topology: Topology,
+    /// The rehearsal's guests and hubs.
+    pub running: Running,
     /// When the guests were started.
     pub started: Instant,
     /// How long building (or fetching from the cache) the images took.
@@ -142,93 +153,52 @@ pub struct Site {
     /// From start until every guest said `outpostd: ready` (zero until
     /// [`Site::boot`] or [`Site::wait_all_ready`] waited for it).
     pub ready_time: Duration,
-    /// The machines started, in wiring order.
-    pub machines: Vec<&'static str>,
+    /// The guests started.
+    pub machines: Vec<String>,
 }
 
 impl Site {
-    /// Builds the images for `cpu`, wires the topology in `work`, starts all
-    /// five guests at once and waits until each says `outpostd: ready` and
-    /// its shell answers.
-    pub fn boot(work: &Path, cpu: Cpu) -> Result<Site> {
-        let mut site = Site::start(work, &SiteSpec::new(cpu))?;
+    /// Builds the images, wires the site in `work`, starts every guest at
+    /// once and waits until each says `outpostd: ready` and its shell answers.
+    pub fn boot(work: &Path) -> Result<Site> {
+        let mut site = Site::start(work, &SiteSpec::new())?;
         site.wait_all_ready()?;
         Ok(site)
     }
 
-    /// Builds the images `spec` asks for, wires the topology in `work` and
+    /// Builds the images `spec` asks for, wires the site in `work` and
     /// starts those guests at once; returns while they boot.
     pub fn start(work: &Path, spec: &SiteSpec) -> Result<Site> {
         let t0 = Instant::now();
-        let images = build_images(spec)?;
+        let built = build_site(&work.join("out"), spec)?;
         let build_time = t0.elapsed();
-        let mut topology = Topology::new(work);
-        topology.add_hub("lan", 2)?;
-        topology.add_hub("wan", 3)?;
-        topology.add_hub("private", 2)?;
-        let started = Instant::now();
-        let mut machines = Vec::new();
-        for (name, report) in &images {
-            let nics = WIRING
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(&[][..], |(_, nics)| *nics);
-            let mut spec = MachineSpec::new(*name)
-                .cpu(report.cpu.qemu_cpu())
-                .memory_mib(spec.memory_mib(name))
-                .kernel(&report.kernel)
-                .initrd(&report.initramfs)
-                .append("console=ttyS0 panic=-1")
-                .no_reboot(true);
-            for (dev, hub, port) in nics.iter() {
-                let endpoint = topology.hub(hub)?.endpoint(*port)?;
-                spec = spec.nic(Nic::new(*dev, "ne2k_pci", endpoint));
-            }
-            topology
-                .start(spec)
-                .with_context(|| format!("starting {name}"))?;
-            machines.push(*name);
-        }
+        let running = Running::start(&built, work)?;
+        let machines = built.plan.guests.iter().map(|g| g.name.clone()).collect();
         Ok(Site {
-            topology,
-            started,
+            started: running.started,
+            running,
             build_time,
             ready_time: Duration::ZERO,
             machines,
         })
     }
 
-    /// Waits until every started guest is ready (see [`Site::wait_ready`])
-    /// and records how long that took since start.
+    /// Waits until every started guest is ready and the test hosts are set up.
     pub fn wait_all_ready(&mut self) -> Result<()> {
-        for name in &self.machines {
-            self.wait_ready(name, 0)?;
-        }
-        self.ready_time = self.started.elapsed();
+        self.running.wait_all_ready()?;
+        self.ready_time = self.running.ready_time;
         Ok(())
     }
 
     /// The guest called `name`.
     pub fn machine(&self, name: &str) -> Result<&Machine> {
-        Ok(self.topology.machine(name)?)
+        self.running.machine(name)
     }
 
-    /// Waits for `name`'s `outpostd: ready` line printed after console
-    /// offset `from`, then for its shell to answer.
+    /// Waits for `name`'s `outpostd: ready` after console offset `from`,
+    /// then for its shell to answer.
     pub fn wait_ready(&self, name: &str, from: usize) -> Result<()> {
-        let m = self.machine(name)?;
-        wait_after(m, from, "outpostd: ready", BOOT_TIMEOUT)?;
-        // The console shell starts beside outpostd: answered once it runs a command.
-        let deadline = Instant::now() + CMD_TIMEOUT;
-        loop {
-            match m.run("true", Duration::from_secs(5)) {
-                Ok(o) if o.status == 0 => return Ok(()),
-                _ if Instant::now() >= deadline => {
-                    bail!("{name}: the console shell never answered")
-                }
-                _ => {}
-            }
-        }
+        self.running.wait_ready(name, from)
     }
 
     /// Waits until, after the given console offsets, the office printed
@@ -250,45 +220,13 @@ impl Site {
         Ok(line)
     }
 
-    /// Both ways through the tunnel: lan-host reaches private-host and
-    /// back, retried while routes settle (30 pings each at most).
+    /// Both ways through the tunnel (see [`faults::both_ways`]).
     pub fn both_ways(&self) -> Result<()> {
-        ping_until(self.machine(LAN_HOST)?, PRIVATE_IP, 30)?;
-        ping_until(self.machine(PRIVATE_HOST)?, LAN_IP, 30)?;
-        Ok(())
-    }
-
-    /// Power-cycles the concentrator (its QEMU killed and started again on
-    /// the same links) and waits until it is ready.
-    pub fn restart_concentrator(&mut self) -> Result<()> {
-        // A restarted machine's console starts empty: offset 0 is its new boot.
-        self.topology.restart(CONCENTRATOR)?;
-        self.wait_ready(CONCENTRATOR, 0)
+        faults::both_ways(&self.running, OFFICE)
     }
 
     /// Shuts every guest down.
     pub fn shutdown(self) -> Result<()> {
-        let mut topology = self.topology;
-        let names: Vec<String> = topology
-            .machines()
-            .iter()
-            .map(|m| m.name().to_string())
-            .collect();
-        for name in names {
-            topology.take_machine(&name)?.shutdown(CMD_TIMEOUT)?;
-        }
-        Ok(())
+        self.running.shutdown()
     }
-}
-
-/// Pings `dst` from `m` once per try (2 s wait each) until one answer comes,
-/// at most `tries` times; returns how many tries it took.
-pub fn ping_until(m: &Machine, dst: &str, tries: u32) -> Result<u32> {
-    for i in 1..=tries {
-        let out = m.run(&format!("ping -c 1 -W 2 {dst}"), CMD_TIMEOUT)?;
-        if out.status == 0 {
-            return Ok(i);
-        }
-    }
-    bail!("{}: no answer from {dst} in {tries} pings", m.name())
 }

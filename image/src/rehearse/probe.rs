@@ -159,8 +159,10 @@ fn from_route(from: &Machine, check: &Check) -> Result<Option<String>> {
 /// arrived, and the peer address `to` saw while it was open.
 fn tcp(from: &Machine, to: &Machine, dst: Ipv4Addr, port: u16) -> Result<(bool, Option<Ipv4Addr>)> {
     let file = format!("/tmp/rehearse.{port}");
+    // `sleep |` keeps the listener's stdin open: with /dev/null it would
+    // close the connection as soon as it is accepted.
     to.run_ok(
-        &format!("rm -f {file}; (nc -l -p {port} > {file} 2>/dev/null &)"),
+        &format!("rm -f {file}; (sleep 12 | nc -l -p {port} > {file} 2>/dev/null &)"),
         CMD_TIMEOUT,
     )?;
     wait_listening(to, port)?;
@@ -186,7 +188,10 @@ fn tcp(from: &Machine, to: &Machine, dst: Ipv4Addr, port: u16) -> Result<(bool, 
         &format!("sleep 1; cat {file} 2>/dev/null || true"),
         CMD_TIMEOUT,
     )?;
-    let _ = to.run(&format!("pkill -f 'nc -l -p {port}'"), CMD_TIMEOUT);
+    let _ = to.run(
+        &format!("pkill -f 'nc -l -p {port}'; pkill -f 'sleep 12'"),
+        CMD_TIMEOUT,
+    );
     Ok((got.contains("rehearse"), seen))
 }
 

@@ -1,9 +1,10 @@
-//! The benchmark's concentrator config: `examples/site/concentrator.toml`
-//! with `plain-path.toml` appended (one forward rule admitting the office's
-//! WAN address to the private network), written next to copies of the
-//! example site's keys so that the office's pinned host key still matches.
+//! The benchmark's concentrator config: the example site's derived
+//! `head` config (as `mkoutpost site build` writes it) with
+//! `plain-path.toml` appended (one forward rule admitting the office's WAN
+//! address to the private network). The site's keys are the ones the
+//! rehearsal's build uses, so the office's pinned host key still matches.
 //! Derived at run time rather than kept as a copy, so it cannot drift from
-//! the example.
+//! the site file.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use mkoutpost::build::load_config;
 use mkoutpost::cache::Cache;
 
 use crate::example;
-use crate::site::{CONCENTRATOR, OFFICE};
+use crate::site::{CONCENTRATOR, SITE_FILE};
 
 /// What the benchmark appends to the example concentrator's config.
 pub const PLAIN_PATH: &str = include_str!("plain-path.toml");
@@ -22,28 +23,25 @@ pub const PLAIN_PATH: &str = include_str!("plain-path.toml");
 pub const FILE: &str = "concentrator-bench.toml";
 
 /// Writes the bench concentrator's config into `dir` and returns its path.
-/// The example site's keys are generated first if missing (as building
-/// its images would), then copied beside it.
+/// The site's keys are generated first if missing (as building its images
+/// would).
 pub fn write(dir: &Path) -> Result<PathBuf> {
-    let site = example("site");
+    let site_file = example(SITE_FILE);
+    let site = mkoutpost::site::load(&site_file)?;
     let cache = Cache::open_default()?;
-    for name in [OFFICE, CONCENTRATOR] {
-        let path = site.join(format!("{name}.toml"));
-        let config = load_config(&path)?;
-        mkoutpost::keys::ensure(&cache, &config, &site)
-            .with_context(|| format!("keys of {}", path.display()))?;
-    }
-    let keys = dir.join("keys");
-    fs::create_dir_all(&keys).with_context(|| format!("creating {}", keys.display()))?;
-    for entry in fs::read_dir(site.join("keys")).context("reading examples/site/keys")? {
-        let entry = entry?;
-        let to = keys.join(entry.file_name());
-        fs::copy(entry.path(), &to).with_context(|| format!("copying to {}", to.display()))?;
-    }
-    let base = site.join(format!("{CONCENTRATOR}.toml"));
-    let text = fs::read_to_string(&base).with_context(|| format!("reading {}", base.display()))?;
+    let mut generate =
+        |private: &Path, owner: &str| mkoutpost::keys::generate(&cache, private, owner);
+    let (keys, _) =
+        mkoutpost::site::ensure_keys(&site, &mkoutpost::site::site_dir(&site_file), &mut generate)?;
+    let derived = site.render(&keys)?;
+    let head = derived
+        .routers
+        .iter()
+        .find(|r| r.name == CONCENTRATOR)
+        .context("the site has no concentrator `head`")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let out = dir.join(FILE);
-    fs::write(&out, format!("{text}{PLAIN_PATH}"))
+    fs::write(&out, format!("{}{PLAIN_PATH}", head.text))
         .with_context(|| format!("writing {}", out.display()))?;
     load_config(&out).with_context(|| format!("checking {}", out.display()))?;
     Ok(out)

@@ -122,7 +122,7 @@ pub fn bench(opts: &Options, say: &mut dyn FnMut(&str)) -> Result<report::Report
     say(&format!("work directory (consoles): {}", work.display()));
 
     let concentrator = config::write(&target.join("config"))?;
-    let mut spec = SiteSpec::new(Cpu::I486);
+    let mut spec = SiteSpec::new();
     spec.configs.push((CONCENTRATOR, concentrator));
 
     let sizes = if opts.sizes {

@@ -182,7 +182,7 @@ pub fn render(r: &Report) -> String {
             1,
             &[SEED_UP],
         );
-        for (i, fault) in Fault::ALL.iter().enumerate() {
+        for (i, fault) in crate::site::all_faults().iter().enumerate() {
             let of = |f: &dyn Fn(&crate::faults::Recovery) -> std::time::Duration| {
                 seconds(
                     r.runs
@@ -200,8 +200,8 @@ pub fn render(r: &Report) -> String {
                 &[SEED_DETECT],
             );
             let after = match fault {
-                Fault::WanCut(_) => "recover (from the link's return)",
-                Fault::ConcentratorRebooted => "recover (from power-on, its boot included)",
+                Fault::WanCut(..) => "recover (from the link's return)",
+                Fault::ConcentratorRebooted(_) => "recover (from power-on, its boot included)",
                 _ => "recover",
             };
             stat_row(
@@ -432,14 +432,14 @@ mod tests {
             during_plain: interval(0.0),
             head_tunnel: interval(0.0),
             head_plain: interval(0.0),
-            faults: Fault::ALL
+            faults: crate::site::all_faults()
                 .iter()
                 .map(|f| {
                     (
-                        *f,
+                        f.clone(),
                         Recovery {
                             detected: s(1.0),
-                            over: s(if matches!(f, Fault::WanCut(_)) {
+                            over: s(if matches!(f, Fault::WanCut(..)) {
                                 30.0
                             } else {
                                 0.0

@@ -12,7 +12,8 @@ use super::guest::{Interval, Sample, OUTPOSTD_PID};
 use super::throughput::{self, Path, Transfer};
 use crate::faults::{self, Fault, Recovery};
 use crate::site::{
-    ping_until, Site, SiteSpec, CONCENTRATOR, LAN_HOST, OFFICE, PEER_UP, PRIVATE_IP, TUNNEL_UP,
+    all_faults, ping_until, Site, SiteSpec, CONCENTRATOR, LAN_HOST, OFFICE, PEER_UP, PRIVATE_IP,
+    TUNNEL_UP,
 };
 use crate::watch::{watch, Needle};
 use crate::BOOT_TIMEOUT;
@@ -137,8 +138,8 @@ pub fn run(
     let (plain, during_plain, head_plain) = pick(Path::Plain)?;
 
     let mut fault_results = Vec::new();
-    for fault in Fault::ALL {
-        let r = faults::inject(&mut site, fault)?;
+    for fault in all_faults() {
+        let r = faults::inject(&mut site.running, &fault)?;
         say(&format!(
             "{}: noticed {:.1} s, both ways again {:.1} s after it ended",
             fault.describe(),

@@ -11,7 +11,6 @@ use mkoutpost::error::BuildError;
 use mkoutpost::media::{self, Format, Seed};
 
 use crate::example;
-use crate::site::{CONCENTRATOR, OFFICE};
 
 /// A component's size in the two router images.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +47,9 @@ pub struct Sizes {
     pub media: Vec<(Format, Fit)>,
 }
 
-/// Builds the example office and concentrator for `cpu` into `out` (through
-/// the cache: seconds) and writes the office onto every medium.
+/// Builds the example office and concentrator (`examples/site/`, whose
+/// plans the site file's derived routers share) for `cpu` into `out`
+/// (through the cache: seconds) and writes the office onto every medium.
 pub fn measure(out: &Path, cpu: Cpu) -> Result<Sizes> {
     let opts = |name: &str| BuildOptions {
         config: example(&format!("site/{name}.toml")),
@@ -58,9 +58,9 @@ pub fn measure(out: &Path, cpu: Cpu) -> Result<Sizes> {
         seed: Seed::Random,
     };
     let quiet = &mut |_: &str| {};
-    let office_opts = opts(OFFICE);
+    let office_opts = opts("office");
     let office = build::build(&office_opts, quiet)?;
-    let concentrator = build::build(&opts(CONCENTRATOR), quiet)?;
+    let concentrator = build::build(&opts("concentrator"), quiet)?;
     let mut media = Vec::new();
     for format in Format::ALL {
         let fit = match media::for_build(&office_opts, &office, format, Seed::Random) {

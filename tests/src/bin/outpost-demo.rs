@@ -1,4 +1,5 @@
-//! `make demo`: builds the example site (examples/site/), boots it in QEMU
+//! `make demo`: builds the example site (examples/sites/demo.toml) as
+//! `mkoutpost site rehearse` does, boots it in QEMU
 //! and narrates what happens in a few lines — tunnel up, a ping through it,
 //! a fault (dbclient killed on the office) and the recovery — then prints a
 //! summary, shuts every guest down and exits. It ends cleanly; it does not
@@ -7,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use mkoutpost::cpu::Cpu;
 use outpost_tests::site::{
     mark, ping_until, wait_after, Site, CONCENTRATOR, LAN_HOST, OFFICE, PRIVATE_HOST, TUNNEL_DOWN,
 };
@@ -16,15 +16,18 @@ use outpost_tests::CMD_TIMEOUT;
 const HELP: &str = "\
 outpost-demo: the example site in QEMU, narrated
 
-Builds the five images of examples/site/ for i486 (office router,
-concentrator, a host on the office LAN, one on the head office's private
-network, one on the WAN standing for the internet), boots them under
+Builds the example site file examples/sites/demo.toml as `mkoutpost site
+rehearse` does, for i486: its two routers (office1, head) and the
+rehearsal's three test hosts (one on the office LAN, one on the head
+office's private network, one on the WAN standing for the internet),
+boots them under
 `-cpu 486` linked over 127.0.0.1-only sockets, and tells what happens:
 the tunnel coming up by itself, a ping through it both ways, dbclient
 killed on the office and the tunnel coming back. Then it prints a summary,
 shuts the guests down and exits (status 0 when every step worked).
 It does not leave you at a console: `mkoutpost run DIR` boots one router
-interactively. Consoles are logged under the work directory it prints.
+interactively; `mkoutpost site rehearse --keep` keeps a whole site up.
+Consoles are logged under the work directory it prints.
 
 usage: outpost-demo [--help]";
 
@@ -57,7 +60,7 @@ fn run() -> Result<()> {
         t0,
         "building the example site (5 images, i486; cached after the first time)...",
     );
-    let site = Site::boot(&work, Cpu::I486).context("booting the site")?;
+    let site = Site::boot(&work).context("booting the site")?;
     say(
         t0,
         &format!(
@@ -86,12 +89,12 @@ fn run() -> Result<()> {
     say(
         t0,
         &format!(
-            "lan-host 192.168.1.10 -> private-host 10.0.0.10 through the tunnel: {}",
+            "host-office1 192.168.1.10 -> host-private 10.0.0.10 through the tunnel: {}",
             rtt.trim()
         ),
     );
     ping_until(private, "192.168.1.10", 30)?;
-    say(t0, "private-host -> lan-host answers too");
+    say(t0, "host-private -> host-office1 answers too");
 
     let office = site.machine(OFFICE)?;
     let head = site.machine(CONCENTRATOR)?;
@@ -147,9 +150,8 @@ fn run() -> Result<()> {
         "  dbclient killed -> pings again   {:6.1} s",
         both.as_secs_f64()
     );
-    println!(
-        "  (TCG emulation of five 486s on this machine's cores: real hardware is not this slow)"
-    );
+    println!("  (QEMU's TCG emulation, not a real box: the guests calibrate about 440 BogoMIPS,");
+    println!("   a real 486DX2-66 about 33, so a real office router is slower than these figures)");
     site.shutdown()?;
     say(t0, "guests shut down; done");
     Ok(())
