@@ -147,6 +147,10 @@ fn the_seed_site_has_an_isp_between_its_wans_and_home_pcs() {
     for gw in ["172.16.0.254/24", "172.16.10.1/24", "172.16.11.1/24"] {
         assert!(config.contains(gw), "{config}");
     }
+    assert!(
+        config.contains("[[firewall.allow]]\nfrom = \"0.0.0.0/0\"\nto = \"0.0.0.0/0\""),
+        "the ISPs' router forwards: {config}"
+    );
     // The head network's host sits at the explicit tests' addresses, not
     // inside the offices' LANs nested in it.
     let host = p.guests.iter().find(|g| g.name == "host-internal").unwrap();

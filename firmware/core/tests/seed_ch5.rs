@@ -28,7 +28,15 @@ fn seed_server_allows(src: Ipv4Addr, dst: Ipv4Addr) -> bool {
         net("192.168.11.0/24"),
     );
     let one = |s: Ipv4Net, d: Ipv4Net| s.contains(src) && d.contains(dst);
-    one(home, all) || one(o10, all) || one(all, o10) || one(o11, all) || one(all, o11)
+    // One deliberate difference: the seed's home users only open
+    // connections ("one way"), yet its offices' `-b … 0/16` rules covered
+    // the home users' tunnel ends by accident. Outpost refuses new
+    // connections to a one-way peer from everyone.
+    let home_end = ["192.168.40.10", "192.168.40.11"]
+        .iter()
+        .any(|h| h.parse::<Ipv4Addr>().ok() == Some(dst));
+    !home_end
+        && (one(home, all) || one(o10, all) || one(all, o10) || one(o11, all) || one(all, o11))
 }
 
 /// An office's rule (ch. 5, 14.2): both ways LAN ↔ 0/16.

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use outpost_core::site::rehearsal::Check;
+use outpost_core::site::rehearsal::{Check, GuestKind};
 use outpost_qemu::Machine;
 
 use super::boot::Running;
@@ -91,7 +91,7 @@ pub fn run(site: &Running, check: &Check, port: u16) -> Result<Observed> {
     let dst = check.to_ip;
     // A check from a second address of a test host: a host route with that
     // source, for this check only.
-    let via = from_route(from, check)?;
+    let via = from_route(site, from, check)?;
     let result = (|| {
         let before = in_echos(to)?;
         let tries = if check.accept { ACCEPT_TRIES } else { 1 };
@@ -122,16 +122,14 @@ pub fn run(site: &Running, check: &Check, port: u16) -> Result<Observed> {
     result
 }
 
-/// Adds the host route `check` needs when it sends from a second address;
-/// returns it, for removal.
-fn from_route(from: &Machine, check: &Check) -> Result<Option<String>> {
-    let primary = from.run_ok("ip -4 -o addr show dev eth0", CMD_TIMEOUT)?;
-    let is_primary = primary
-        .split_whitespace()
-        .skip_while(|w| *w != "inet")
-        .nth(1)
-        .is_some_and(|a| a.starts_with(&format!("{}/", check.from_ip)));
-    if is_primary {
+/// Adds the host route `check` needs when it sends from a test host's
+/// second address; returns it, for removal.
+fn from_route(site: &Running, from: &Machine, check: &Check) -> Result<Option<String>> {
+    let extra = site.plan.guests.iter().any(|g| {
+        g.name == check.from
+            && matches!(&g.kind, GuestKind::Host { extra, .. } if extra.iter().any(|a| a.addr == check.from_ip))
+    });
+    if !extra {
         return Ok(None);
     }
     let route = from.run_ok("ip route show default", CMD_TIMEOUT)?;

@@ -119,6 +119,22 @@ pub fn ruleset(config: &Config) -> Ruleset {
         }
     }
     if config.system.role == Role::Concentrator {
+        // A one-way peer (a home user, an office that may only open
+        // connections) is never a new connection's destination, even where
+        // another peer's `reach` covers its addresses (the seed's home users'
+        // tunnel ends lie inside 192.168.0.0/16, which its offices reach).
+        // The explicit allows above still open what the config names.
+        for p in config.peers.iter().filter(|p| !p.both_ways) {
+            let mut dsts = vec![Ipv4Net::new(p.tunnel_address, 32)];
+            dsts.extend(p.networks.iter().copied());
+            for d in dsts {
+                forward.push(rule(
+                    vec![Match::DAddr(d)],
+                    Verdict::Drop,
+                    &format!("peer {} is one-way", p.name),
+                ));
+            }
+        }
         for p in &config.peers {
             let mut srcs = vec![Ipv4Net::new(p.tunnel_address, 32)];
             srcs.extend(p.networks.iter().copied());

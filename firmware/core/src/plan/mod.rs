@@ -189,6 +189,28 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
             value: v.into(),
         });
     }
+    // The seed's `proxyarp`: a peer's tunnel end or LAN inside one of the
+    // concentrator's own networks is answered for there, or that network's
+    // hosts (which think it on-link) could not reach it and their replies
+    // could not get back through the tunnel.
+    if config.system.role == Role::Concentrator {
+        for i in &config.interfaces {
+            let Some(a) = i.address else { continue };
+            let net = a.network();
+            let nested = config.peers.iter().any(|p| {
+                net.contains(p.tunnel_address)
+                    || p.networks
+                        .iter()
+                        .any(|n| n.prefix() >= net.prefix() && net.contains(n.addr()))
+            });
+            if nested {
+                sysctls.push(Sysctl {
+                    key: format!("net/ipv4/conf/{}/proxy_arp", i.device),
+                    value: "1".into(),
+                });
+            }
+        }
+    }
     let office = match (&config.tunnel, config.system.role) {
         (Some(t), Role::Office) => Some(office::office_plan(
             t,

@@ -77,6 +77,16 @@ impl Site {
     /// `src` to any address of `dst`. A `dst` outside every network of the
     /// site is the internet: offices with `internet = true` reach it.
     pub fn allows(&self, src: Ipv4Net, dst: Ipv4Net) -> bool {
+        // Home users only open connections: nothing opens one to them, even
+        // a network whose rules cover their addresses (the concentrator
+        // drops new connections to one-way peers).
+        if self
+            .homes
+            .iter()
+            .any(|h| within(dst, Ipv4Net::new(h.tunnel_address, 32)))
+        {
+            return false;
+        }
         if self.is_internet(dst) {
             return self
                 .offices

@@ -294,6 +294,7 @@ impl Site {
                             prefix: n.net.prefix(),
                         }],
                         Some(n.router),
+                        false,
                     ),
                     address: ip,
                     extra: wanted[1..]
@@ -347,7 +348,7 @@ impl Site {
         guests.push(Guest {
             name: INTERNET_HOST.into(),
             kind: GuestKind::Host {
-                config: host_config(INTERNET_HOST, &wan_addrs, None),
+                config: host_config(INTERNET_HOST, &wan_addrs, None, wans.len() > 1),
                 address: inet_ip,
                 extra: Vec::new(),
                 forwards: wans.len() > 1,
@@ -505,8 +506,15 @@ fn free_host(net: Ipv4Net, offset: u32, taken: &dyn Fn(Ipv4Addr) -> bool) -> Opt
     usable(u64::from(offset)).or_else(|| (first..=last).find_map(usable))
 }
 
-/// A test host's config: role `host`, its addresses, a default route.
-fn host_config(name: &str, addrs: &[Ipv4Cidr], gateway: Option<Ipv4Addr>) -> String {
+/// A test host's config: role `host`, its addresses, a default route; the
+/// internet between several WANs forwards everything (the ISPs' routers;
+/// its console switches `ip_forward` on, which a host's plan keeps off).
+fn host_config(
+    name: &str,
+    addrs: &[Ipv4Cidr],
+    gateway: Option<Ipv4Addr>,
+    forwards: bool,
+) -> String {
     let mut s = format!(
         "# {name}: a test host of the rehearsal (mkoutpost site rehearse).\n\n[system]\nhostname = \"{name}\"\nrole = \"host\"\n"
     );
@@ -518,6 +526,9 @@ fn host_config(name: &str, addrs: &[Ipv4Cidr], gateway: Option<Ipv4Addr>) -> Str
     }
     if let Some(g) = gateway {
         let _ = write!(s, "\n[[route]]\nto = \"default\"\nvia = \"{g}\"\n");
+    }
+    if forwards {
+        s.push_str("\n# The ISPs' routers between the WANs: everything is forwarded.\n[[firewall.allow]]\nfrom = \"0.0.0.0/0\"\nto = \"0.0.0.0/0\"\n");
     }
     s
 }
