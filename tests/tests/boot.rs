@@ -80,3 +80,60 @@ fn i486_image_boots_under_486_with_32mb() {
 fn i586_image_boots_under_pentium_with_32mb() {
     boots_with_its_config(Cpu::I586);
 }
+
+/// Issue 21: a concentrator whose config omits `host_key_file`
+/// (`examples/site/concentrator.toml`) gets its key beside the config, in
+/// its image, and serves the hand-written office that pins that key; its
+/// status names dropbear serving one peer.
+#[test]
+fn a_concentrator_without_host_key_file_serves_an_office() {
+    use outpost_qemu::{MachineSpec, Nic, Topology};
+    let head = example("site/concentrator.toml");
+    let text = std::fs::read_to_string(&head).unwrap();
+    assert!(!text.contains("\nhost_key_file"), "the example omits it");
+    let office = build_image(&example("site/office.toml"), Cpu::I486).expect("office builds");
+    let concentrator = build_image(&head, Cpu::I486).expect("concentrator builds");
+    let work = workdir("boot-default-key").unwrap();
+    let mut t = Topology::new(&work);
+    t.add_hub("wan", 2).unwrap();
+    t.add_hub("lan", 1).unwrap();
+    t.add_hub("private", 1).unwrap();
+    for (name, report, nics) in [
+        ("office", &office, [("eth0", "lan", 0), ("eth1", "wan", 0)]),
+        (
+            "head",
+            &concentrator,
+            [("eth0", "wan", 1), ("eth1", "private", 0)],
+        ),
+    ] {
+        let mut spec = MachineSpec::new(name)
+            .cpu(report.cpu.qemu_cpu())
+            .memory_mib(32)
+            .kernel(&report.kernel)
+            .initrd(&report.initramfs)
+            .append("console=ttyS0 panic=-1")
+            .no_reboot(true);
+        for (dev, hub, port) in nics {
+            let e = t.hub(hub).unwrap().endpoint(port).unwrap();
+            spec = spec.nic(Nic::new(dev, "ne2k_pci", e));
+        }
+        t.start(spec).unwrap();
+    }
+    let (o, h) = (t.machine("office").unwrap(), t.machine("head").unwrap());
+    o.wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)
+        .expect("the office's tunnel comes up");
+    h.wait_for("outpostd: peer office1 up", BOOT_TIMEOUT)
+        .expect("the concentrator serves office1");
+    let key = h
+        .run_ok(
+            "ls /etc/keys/concentrator.ed25519 /boot/keys/concentrator.ed25519 2>/dev/null; true",
+            CMD_TIMEOUT,
+        )
+        .unwrap();
+    assert!(
+        key.contains("keys/concentrator.ed25519"),
+        "the key is in the image: {key}"
+    );
+    let status = h.run_ok("outpostd status", CMD_TIMEOUT).unwrap();
+    assert!(status.contains("dropbear: serving 1 peer,"), "{status}");
+}
