@@ -257,7 +257,7 @@ fn whole_site() {
     }
     assert!(
         conns.contains(&format!(" {OFFICE_WAN_IP}:")) && !conns.contains(LAN_IP),
-        "internet-host should see the office's WAN address as the peer:\n{conns}"
+        "the internet host should see the office's WAN address as the peer:\n{conns}"
     );
     let _ = lan.run("pkill -f 'sleep 30'", CMD_TIMEOUT);
     let _ = internet.run("pkill -f 'sleep 60'", CMD_TIMEOUT);
@@ -287,7 +287,7 @@ fn whole_site() {
     assert_eq!(
         in_echos(internet),
         before,
-        "VPN -> internet-host was forwarded by the concentrator"
+        "VPN -> the internet host was forwarded by the concentrator"
     );
     check("concentrator drops VPN -> non-private destinations", t);
 
@@ -309,7 +309,7 @@ fn whole_site() {
     assert_eq!(
         in_echos(private),
         before,
-        "internet -> private-host was forwarded"
+        "internet -> host-private was forwarded"
     );
     let before = in_echos(lan);
     let out = internet
@@ -323,7 +323,7 @@ fn whole_site() {
     assert_eq!(
         in_echos(lan),
         before,
-        "internet -> lan-host was forwarded by the concentrator"
+        "internet -> host-office1 was forwarded by the concentrator"
     );
     ok(
         internet,
@@ -341,7 +341,7 @@ fn whole_site() {
     assert_eq!(
         in_echos(lan),
         before,
-        "internet -> lan-host was forwarded by the office"
+        "internet -> host-office1 was forwarded by the office"
     );
     ok(internet, "ip route del 192.168.1.0/24");
     check("internet -> private network and -> office LAN dropped", t);
