@@ -43,11 +43,11 @@ pub const PRIVATE_HOST: &str = "host-private";
 /// The rehearsal's host on the WAN standing for the internet (172.16.0.100).
 pub const INTERNET_HOST: &str = "internet";
 
-/// lan-host's address on the office LAN.
+/// host-office1's address on the office LAN.
 pub const LAN_IP: &str = "192.168.1.10";
-/// private-host's address on the head office's private network.
+/// host-private's address on the head office's private network.
 pub const PRIVATE_IP: &str = "10.0.0.10";
-/// internet-host's address on the WAN.
+/// the internet host's address on the WAN.
 pub const INTERNET_IP: &str = "172.16.0.100";
 /// The office router's WAN address.
 pub const OFFICE_WAN_IP: &str = "172.16.0.2";

@@ -27,29 +27,30 @@ use crate::site::{SiteSpec, CONCENTRATOR};
 /// What each figure is: `outpost-bench --help` prints it and the report
 /// ends with it, so the two never disagree.
 pub const FIGURES: &str = "\
-Each run boots the whole example site (examples/site/: lan-host, office
-router with 16 MB, concentrator, private-host, internet-host; all i486
-images under `-cpu 486`, linked over 127.0.0.1-only sockets) from power-on
+Each run boots the whole example site file as `mkoutpost site rehearse`
+does (examples/sites/demo.toml: the office router office1 with 16 MB, the
+concentrator head, and the rehearsal's test hosts host-office1,
+host-private and internet; all i486 images under `-cpu 486`, linked over 127.0.0.1-only sockets) from power-on
 and measures, in this order:
 
 - power-on → every guest ready: all QEMUs are started at once; until the
   last guest's `outpostd: ready` line.
 - power-on → tunnel up: until the office printed `tunnel up` and the
   concentrator `peer office1 up`.
-- power-on → first packet through it: until lan-host's first ping to
-  private-host is answered through the tunnel (lan-host pings as soon as
+- power-on → first packet through it: until host-office1's first ping to
+  host-private is answered through the tunnel (host-office1 pings as soon as
   its shell answers, once every 2 s while nothing answers).
 - outpostd idle: on the office, outpostd's VmRSS and VmHWM (/proc/PID/status)
   and its CPU time (utime + stime, /proc/PID/stat) over a quiet interval
   with the tunnel up, in ms and as a share of that interval (guest clock).
-- throughput: N MiB of random data from lan-host (office LAN) to
-  private-host (head office) with busybox `nc`, once through the tunnel and
+- throughput: N MiB of random data from host-office1 (office LAN) to
+  host-private (head office) with busybox `nc`, once through the tunnel and
   once over a plain routed path between the same two hosts in the same
   run (the order alternates between runs). The plain path is a host route
-  on the office to private-host via the concentrator's WAN address; the
+  on the office to host-private via the concentrator's WAN address; the
   bench's concentrator config is the example's plus one rule admitting the
   office's WAN address (tests/src/bench/plain-path.toml), and the tunnel is
-  measured with that same config. The rate is private-host's: bytes after
+  measured with that same config. The rate is host-private's: bytes after
   the first divided by its /proc/uptime time from the first byte to the
   end. `tunnel / plain` is the ratio within each run: the figure that
   counts, since absolute rates under emulation mean little.
@@ -66,7 +67,7 @@ and measures, in this order:
   route withdrawn by ip-down, or outpostd's `tunnel down`).
   recover: from the end of the fault (a kill is over at once; the WAN cut
   when the link returns; the reboot when the concentrator is powered on
-  again, so its own boot counts) until lan-host and private-host answer
+  again, so its own boot counts) until host-office1 and host-private answer
   each other's pings through the tunnel again.
 - the seed's vpnd (seed/vpn-howto.txt, ch. 5): its starttunnel sleeps 15 s
   after starting ssh and 15 s after pppd before adding routes, and its loop
@@ -76,9 +77,9 @@ and measures, in this order:
 Once, after the runs:
 - smallest RAM: the office booted with less and less `-m` (32, then
   halving until a failure, then bisecting to 1 MB, the smallest pass tried
-  again) beside the concentrator and private-host; it passes when it is
+  again) beside the concentrator and host-private; it passes when it is
   ready, its tunnel is up on both ends, a ping from its tunnel address
-  reaches private-host, `outpostd status` answers, and its console shows no
+  reaches host-private, `outpostd status` answers, and its console shows no
   OOM kill or panic. A boot that says nothing for 60 s fails.
 - image sizes: each component of the office and concentrator images (bytes,
   and xz bytes inside the initramfs), and the office image on every medium

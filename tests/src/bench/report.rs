@@ -286,7 +286,7 @@ pub fn render(r: &Report) -> String {
         let sections = [
             (
                 format!(
-                    "Throughput, lan-host → private-host ({} MiB, KiB/s)",
+                    "Throughput, host-office1 → host-private ({} MiB, KiB/s)",
                     r.transfer_mib
                 ),
                 &throughput[..],

@@ -37,7 +37,7 @@ pub struct RunResult {
     pub ready: Duration,
     /// Power-on to the tunnel up on both ends.
     pub tunnel_up: Duration,
-    /// Power-on to lan-host's first ping answered by private-host.
+    /// Power-on to host-office1's first ping answered by host-private.
     pub first_packet: Duration,
     /// outpostd on the office, tunnel up, nothing else happening.
     pub idle: Interval,

@@ -1,8 +1,8 @@
-//! TCP throughput from lan-host (office LAN) to private-host (head office)
+//! TCP throughput from host-office1 (office LAN) to host-private (head office)
 //! with busybox `nc`, through the tunnel and through a plain routed path in
 //! the same site.
 //!
-//! The plain path: the office gets a host route to private-host via the
+//! The plain path: the office gets a host route to host-private via the
 //! concentrator's WAN address, more specific than the tunnel's /24, so the
 //! same two hosts talk over the WAN with no ssh and no PPP (masqueraded by
 //! the office as all its LAN → WAN traffic is); the bench's concentrator
@@ -19,10 +19,10 @@ use crate::site::{Site, CONCENTRATOR_WAN_IP, LAN_HOST, OFFICE, PRIVATE_HOST, PRI
 use crate::transfer;
 use crate::CMD_TIMEOUT;
 
-/// Where lan-host keeps the data it sends (its root file system is RAM;
+/// Where host-office1 keeps the data it sends (its root file system is RAM;
 /// `/tmp` is a 2 MB tmpfs, too small).
 const DATA: &str = "/var/bench/data";
-/// Where private-host's listener writes `first-byte-uptime end-uptime bytes`.
+/// Where host-private's listener writes `first-byte-uptime end-uptime bytes`.
 const RESULT: &str = "/tmp/bench-rx";
 
 /// Which path a transfer takes.
@@ -35,7 +35,7 @@ pub enum Path {
 }
 
 impl Path {
-    /// The device the office must route private-host by on this path.
+    /// The device the office must route host-private by on this path.
     fn office_device(self) -> &'static str {
         match self {
             Path::Tunnel => "dev vpn0",
@@ -80,7 +80,7 @@ impl Transfer {
     }
 }
 
-/// Writes `mib` MiB of random data on lan-host (random: nothing on the way
+/// Writes `mib` MiB of random data on host-office1 (random: nothing on the way
 /// may compress it; the tunnel's PPP has compression off anyway).
 pub fn prepare(site: &Site, mib: u32) -> Result<u64> {
     let lan = site.machine(LAN_HOST)?;
@@ -93,11 +93,11 @@ pub fn prepare(site: &Site, mib: u32) -> Result<u64> {
     )?;
     out.trim()
         .parse()
-        .with_context(|| format!("lan-host: size of {DATA}: {out:?}"))
+        .with_context(|| format!("host-office1: size of {DATA}: {out:?}"))
 }
 
 /// Switches the office between the paths: the plain path is a host route
-/// to private-host over the WAN; removing it puts the tunnel back in charge.
+/// to host-private over the WAN; removing it puts the tunnel back in charge.
 pub fn select(site: &Site, path: Path) -> Result<()> {
     let office = site.machine(OFFICE)?;
     let cmd = match path {
@@ -115,7 +115,7 @@ pub fn select(site: &Site, path: Path) -> Result<()> {
     Ok(())
 }
 
-/// Sends the prepared data from lan-host to private-host on TCP `port`
+/// Sends the prepared data from host-office1 to host-private on TCP `port`
 /// along whatever path the office routes by now. `around` runs just before
 /// the sender starts and again once the receiver is done: the two results
 /// (e.g. readings of the office) frame the transfer.
@@ -137,7 +137,7 @@ pub fn send<T>(
     let t = Transfer::parse(line.trim())?;
     if t.bytes + 1 != expect_bytes {
         bail!(
-            "private-host received {} bytes of {expect_bytes}",
+            "host-private received {} bytes of {expect_bytes}",
             t.bytes + 1
         );
     }
