@@ -11,6 +11,7 @@ pub mod guest;
 pub mod memory;
 pub mod report;
 pub mod run;
+pub mod scale;
 pub mod sizes;
 pub mod stats;
 pub mod table;
@@ -75,6 +76,10 @@ and measures, in this order:
   starttunnel again). Those are the figures beside ours.
 
 Once, after the runs:
+- scale: one concentrator and 1, 3 and 6 offices, each with its test host,
+  rehearsed as `mkoutpost site rehearse` does (matrix, no faults): guests,
+  build, power-on to every tunnel, the matrix, the QEMUs' host RAM, the
+  concentrator's CPU while every office sends at once, the whole wall time.
 - smallest RAM: the office booted with less and less `-m` (32, then
   halving until a failure, then bisecting to 1 MB, the smallest pass tried
   again) beside the concentrator and host-private; it passes when it is
@@ -99,6 +104,8 @@ pub struct Options {
     pub memory: bool,
     /// Measure image sizes.
     pub sizes: bool,
+    /// Site sizes (offices) to rehearse for the scale section.
+    pub scale: Vec<u32>,
 }
 
 impl Default for Options {
@@ -109,6 +116,7 @@ impl Default for Options {
             idle: Duration::from_secs(20),
             memory: true,
             sizes: true,
+            scale: scale::OFFICES.to_vec(),
         }
     }
 }
@@ -160,6 +168,19 @@ pub fn bench(opts: &Options, say: &mut dyn FnMut(&str)) -> Result<report::Report
         None
     };
 
+    let mut scale = Vec::new();
+    for &n in &opts.scale {
+        say(&format!(
+            "scale: rehearsing one concentrator and {n} offices"
+        ));
+        scale.push(
+            scale::measure(&work.join(format!("scale{n}")), n, &mut |s| {
+                say(&format!("scale: {s}"))
+            })
+            .with_context(|| format!("scale: {n} offices"))?,
+        );
+    }
+
     Ok(report::Report {
         context,
         runs_asked: opts.runs,
@@ -168,6 +189,7 @@ pub fn bench(opts: &Options, say: &mut dyn FnMut(&str)) -> Result<report::Report
         runs,
         memory,
         sizes,
+        scale,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

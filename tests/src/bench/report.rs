@@ -88,6 +88,8 @@ pub struct Report {
     pub memory: Option<Search>,
     /// Image sizes (unless skipped).
     pub sizes: Option<Sizes>,
+    /// The scale rehearsals (empty when skipped).
+    pub scale: Vec<super::scale::ScaleRow>,
     /// How long the whole benchmark took, s.
     pub seconds: f64,
 }
@@ -340,6 +342,9 @@ pub fn render(r: &Report) -> String {
         out.push('\n');
     }
 
+    if !r.scale.is_empty() {
+        out.push_str(&super::scale::markdown(&r.scale));
+    }
     if let Some(s) = &r.sizes {
         out.push_str("## Image sizes (i486, bytes)\n\n");
         let mut t = Table::new(&[
@@ -497,6 +502,7 @@ mod tests {
                     ),
                 ],
             }),
+            scale: Vec::new(),
             seconds: 600.0,
         };
         let text = render(&r);

@@ -13,7 +13,8 @@ outpost-bench: time to tunnel, recovery, throughput against a plain route,
 size and memory of the Outpost example site, measured in QEMU
 
 usage: outpost-bench [--runs N] [--mib N] [--idle SECONDS]
-                     [--skip-memory] [--skip-sizes] [--out FILE | --no-write]
+                     [--skip-memory] [--skip-sizes] [--scale N,N,… | --skip-scale]
+                     [--out FILE | --no-write]
 
   --runs N        whole-site runs (default 3, or $BENCH_RUNS); each figure
                   is reported as min / median / max over them (0: none,
@@ -22,6 +23,8 @@ usage: outpost-bench [--runs N] [--mib N] [--idle SECONDS]
   --idle SECONDS  how long outpostd is watched idle (default 20)
   --skip-memory   leave out the office's smallest-RAM search
   --skip-sizes    leave out the image sizes
+  --scale N,N,…   offices per scale rehearsal (default 1,3,6)
+  --skip-scale    leave out the scale rehearsals
   --out FILE      where the report goes (default docs/benchmarks.md)
   --no-write      print the report only
 
@@ -75,6 +78,14 @@ fn parse(args: impl Iterator<Item = String>, env_runs: Option<String>) -> Result
             }
             "--skip-memory" => bench.memory = false,
             "--skip-sizes" => bench.sizes = false,
+            "--skip-scale" => bench.scale.clear(),
+            "--scale" => {
+                bench.scale = value("--scale")?
+                    .split(',')
+                    .map(positive)
+                    .collect::<Result<_>>()
+                    .context("--scale")?
+            }
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--no-write" => out = None,
             other => bail!("unknown argument {other:?}"),
