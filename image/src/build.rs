@@ -68,8 +68,9 @@ pub const SEED_PATH: &str = "etc/outpost/random-seed";
 /// to boot it.
 pub const IMAGE_INFO: &str = "outpost-image.txt";
 
-/// Reads and validates a config file; the error lists every problem.
-pub fn load_config(path: &Path) -> Result<Config> {
+/// A config or site file's name (as given) and its text, which must be
+/// UTF-8 (a Notepad file's BOM and CRLF are the parsers' business).
+pub fn read_text(path: &Path) -> Result<(String, String)> {
     let name = path.display().to_string();
     let bytes = fs::read(path).map_err(|e| BuildError::io(format!("reading {name}"), e))?;
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -77,6 +78,12 @@ pub fn load_config(path: &Path) -> Result<Config> {
             "{name}: the file is not UTF-8 text\n  hint: save it as UTF-8 (in Notepad: Save As, Encoding: UTF-8)"
         ))
     })?;
+    Ok((name, text))
+}
+
+/// Reads and validates a config file; the error lists every problem.
+pub fn load_config(path: &Path) -> Result<Config> {
+    let (name, text) = read_text(path)?;
     outpost_core::validate::check(&name, &text).map_err(|diags| {
         BuildError::Config(
             diags

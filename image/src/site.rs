@@ -40,13 +40,7 @@ pub fn load(path: &Path) -> Result<Site> {
 /// Like [`load`], but failing `[[test]]`s come back beside the site
 /// instead of as an error: a rehearsal runs them as packets anyway.
 pub fn load_with_test_failures(path: &Path) -> Result<(Site, Vec<Diagnostic>)> {
-    let name = path.display().to_string();
-    let bytes = fs::read(path).map_err(|e| BuildError::io(format!("reading {name}"), e))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        BuildError::Config(format!(
-            "{name}: the file is not UTF-8 text\n  hint: save it as UTF-8 (in Notepad: Save As, Encoding: UTF-8)"
-        ))
-    })?;
+    let (name, text) = build::read_text(path)?;
     Site::with_test_failures(&name, &text).map_err(|e| BuildError::Config(e.to_string()))
 }
 

@@ -73,6 +73,51 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// What a validator of one file collects into: its name, its text (for
+/// locations) and the diagnostics so far. The config's and the site's
+/// validators share how they report (`err`) and parse a value (`parse`).
+pub(crate) trait Collect {
+    /// The file's name, its text and the diagnostics so far.
+    fn parts(&mut self) -> (&str, &str, &mut Vec<Diagnostic>);
+
+    /// Records a problem at `span` of the text, with a hint unless empty.
+    fn err(
+        &mut self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let hint: String = hint.into();
+        let (file, text, diags) = self.parts();
+        let at = Location::of_offset(text, span.start);
+        diags.push(Diagnostic {
+            file: file.to_string(),
+            at,
+            message: message.into(),
+            hint: (!hint.is_empty()).then_some(hint),
+        });
+    }
+
+    /// Parses a string value, recording `what: error` and `hint` at it.
+    fn parse<T: std::str::FromStr>(
+        &mut self,
+        s: &toml::Spanned<String>,
+        what: &str,
+        hint: &str,
+    ) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        match s.get_ref().trim().parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.err(s.span(), format!("{what}: {e}"), hint);
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,12 +6,11 @@
 
 use std::net::Ipv4Addr;
 use std::ops::Range;
-use std::str::FromStr;
 
 use toml::Spanned;
 
 use crate::config::*;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::diagnostic::{Collect, Diagnostic, Location};
 use crate::keys::PublicKey;
 use crate::net::{Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
@@ -85,30 +84,13 @@ fn sp<T>(s: &Spanned<T>) -> Range<usize> {
     s.span()
 }
 
+impl Collect for Validator<'_> {
+    fn parts(&mut self) -> (&str, &str, &mut Vec<Diagnostic>) {
+        (self.file, self.text, &mut self.diags)
+    }
+}
+
 impl Validator<'_> {
-    fn err(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let hint: String = hint.into();
-        self.diags.push(Diagnostic {
-            file: self.file.to_string(),
-            at: Location::of_offset(self.text, span.start),
-            message: message.into(),
-            hint: (!hint.is_empty()).then_some(hint),
-        });
-    }
-
-    fn parse<T: FromStr>(&mut self, s: &S, what: &str, hint: &str) -> Option<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match s.get_ref().trim().parse::<T>() {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.err(sp(s), format!("{what}: {e}"), hint);
-                None
-            }
-        }
-    }
-
     fn addr(&mut self, s: &S, what: &str) -> Option<Ipv4Addr> {
         self.parse(s, what, "write a dotted-quad IPv4 address, e.g. 10.0.0.1")
     }

@@ -10,7 +10,6 @@
 
 use std::net::Ipv4Addr;
 use std::ops::Range;
-use std::str::FromStr;
 
 use toml::Spanned;
 
@@ -18,7 +17,7 @@ use super::derive::{placeholder_keys, render_router};
 use super::policy::{default_rules, within, Rule};
 use super::raw::*;
 use super::*;
-use crate::diagnostic::Location;
+use crate::diagnostic::{Collect, Location};
 use crate::validate::{is_account, is_hostname};
 
 /// Parses and validates a site file (named `file` in diagnostics).
@@ -84,30 +83,13 @@ struct Named {
     endpoints: Vec<Endpoint>,
 }
 
+impl Collect for V<'_> {
+    fn parts(&mut self) -> (&str, &str, &mut Vec<Diagnostic>) {
+        (self.file, self.text, &mut self.diags)
+    }
+}
+
 impl V<'_> {
-    fn err(&mut self, span: Range<usize>, message: impl Into<String>, hint: impl Into<String>) {
-        let hint: String = hint.into();
-        self.diags.push(Diagnostic {
-            file: self.file.to_string(),
-            at: Location::of_offset(self.text, span.start),
-            message: message.into(),
-            hint: (!hint.is_empty()).then_some(hint),
-        });
-    }
-
-    fn parse<T: FromStr>(&mut self, s: &S, what: &str, hint: &str) -> Option<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        match s.get_ref().trim().parse::<T>() {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.err(s.span(), format!("{what}: {e}"), hint);
-                None
-            }
-        }
-    }
-
     fn addr(&mut self, s: &S, what: &str) -> Option<Ipv4Addr> {
         self.parse(s, what, "write a dotted-quad IPv4 address, e.g. 10.254.0.9")
     }
