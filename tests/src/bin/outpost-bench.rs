@@ -30,7 +30,7 @@ usage: outpost-bench [--runs N] [--mib N] [--idle SECONDS]
 
 The exit status is 1 when a measurement could not be made (e.g. the
 tunnel never came up); times are reported, never judged. With the
-defaults it takes about 15 minutes on 2 cores.
+defaults it takes about 17 minutes on 2 cores (the scale rehearsals 9 of them).
 
 What each figure is:
 ";
