@@ -81,6 +81,19 @@ pub fn read_text(path: &Path) -> Result<(String, String)> {
     Ok((name, text))
 }
 
+/// Reads every key file `config` names (relative to `base`) into it, as
+/// the router will; the error lists every file that is missing or wrong.
+pub fn load_keys(config: &mut Config, base: &Path) -> Result<()> {
+    outpost_core::keyfiles::load_key_files(config, base).map_err(|errs| {
+        BuildError::Config(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
 /// Reads and validates a config file; the error lists every problem.
 pub fn load_config(path: &Path) -> Result<Config> {
     let (name, text) = read_text(path)?;
@@ -113,15 +126,7 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
         }
     }
     keys::claim(&config, &base)?;
-    let mut checked = config.clone();
-    outpost_core::keyfiles::load_key_files(&mut checked, &base).map_err(|errs| {
-        BuildError::Config(
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    load_keys(&mut config.clone(), &base)?;
 
     progress(&format!("kernel ({cpu})"));
     let k = kernel::build(&cache, cpu)?;

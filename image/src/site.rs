@@ -295,14 +295,7 @@ pub fn write_configs(
 /// What `mkoutpost check` and `mkoutpost plan` require of a directory.
 fn check_dir(config: &Path, dir: &Path) -> Result<()> {
     let mut cfg = build::load_config(config)?;
-    outpost_core::keyfiles::load_key_files(&mut cfg, dir).map_err(|errs| {
-        BuildError::Config(
-            errs.iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })?;
+    build::load_keys(&mut cfg, dir)?;
     outpost_core::plan::plan(&cfg, Path::new("/etc"))
         .map(|_| ())
         .map_err(|e| BuildError::Check(format!("{}: {e}", config.display())))
