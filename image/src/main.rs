@@ -117,7 +117,9 @@ enum SiteCmd {
     /// Each router gets OUT/ROUTER/: outpost.toml (pinning the other end's
     /// public key inline), keys/ROUTER.ed25519 (0600) and its .pub, and its
     /// image in the site's format and CPU. A file is rewritten only if its
-    /// bytes change, so after an edit only the affected routers change.
+    /// bytes change, and a router whose config, keys, CPU, format and
+    /// mkoutpost are all as at its last build keeps its image (and its
+    /// entropy seed): after an edit only the affected routers change.
     /// Home users get OUT/home-NAME/: their key, known_hosts pinning the
     /// concentrator, and connect.sh (pppd over dbclient, no image).
     ///

@@ -373,7 +373,16 @@ pub fn build_images(written: &[Written], progress: &mut dyn FnMut(&str)) -> Resu
             continue;
         };
         let (c, f) = (cpu(c), format(f));
+        let digest = inputs_digest(&w.dir, c, f)?;
+        if w.changed.is_empty() {
+            if let Some(row) = unchanged(w, c, f, &digest) {
+                progress(&format!("{}: unchanged, image kept", w.name));
+                rows.push(row);
+                continue;
+            }
+        }
         progress(&format!("{}: {} image for {c}", w.name, f.describe()));
+        let _ = fs::remove_file(w.dir.join(STAMP));
         let opts = BuildOptions {
             config: w.dir.join("outpost.toml"),
             out_dir: w.dir.clone(),
@@ -418,9 +427,91 @@ pub fn build_images(written: &[Written], progress: &mut dyn FnMut(&str)) -> Resu
             }
             Err(e) => return Err(e),
         }
+        if let (Some(bytes), true) = (row.image_bytes, row.boot.is_some()) {
+            let free = row.free_bytes.map_or_else(|| "-".into(), |b| b.to_string());
+            write_if_changed(
+                &w.dir.join(STAMP),
+                format!("{digest}\n{bytes}\n{free}\n").as_bytes(),
+                0o644,
+            )?;
+        }
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// Beside each router's image: what it was built from and its sizes, so a
+/// rebuild after an edit leaves an unchanged router's image (and its
+/// entropy seed) as it was.
+pub const STAMP: &str = ".outpost-image-inputs";
+
+/// What a router's image is made of: its directory's config and keys, the
+/// CPU and format, and this mkoutpost itself (whose binary holds every
+/// component's pins, recipes and configs) with the zig it compiles with.
+fn inputs_digest(dir: &Path, c: Cpu, f: Format) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut feed = |name: &str, data: &[u8]| {
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((data.len() as u64).to_le_bytes());
+        h.update(data);
+    };
+    feed("cpu", c.to_string().as_bytes());
+    feed("format", f.to_string().as_bytes());
+    let exe =
+        std::env::current_exe().map_err(|e| BuildError::io("finding mkoutpost's own binary", e))?;
+    feed("mkoutpost", &read(&exe)?);
+    let cache = crate::cache::Cache::open_default()?;
+    let zig = crate::zig::version(&crate::zig::tools(&cache, c)?)?;
+    feed("zig", zig.as_bytes());
+    let mut files: Vec<PathBuf> = vec![dir.join("outpost.toml")];
+    if let Ok(entries) = fs::read_dir(dir.join("keys")) {
+        // The keys themselves; a build records their owner beside them.
+        let mut keys: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_none_or(|x| x != "owner" && x != "partial"))
+            .collect();
+        keys.sort();
+        files.extend(keys);
+    }
+    for p in files {
+        feed(&p.display().to_string(), &read(&p)?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The row of a router whose image is there and was built from exactly
+/// `digest`, or `None` (then it is built again).
+fn unchanged(w: &Written, c: Cpu, f: Format, digest: &str) -> Option<Row> {
+    let stamp = fs::read_to_string(w.dir.join(STAMP)).ok()?;
+    let mut lines = stamp.lines();
+    if lines.next()? != digest {
+        return None;
+    }
+    let image_bytes: u64 = lines.next()?.parse().ok()?;
+    let free_bytes = lines.next()?.parse().ok();
+    let (kernel, initramfs) = (w.dir.join("bzImage"), w.dir.join("initramfs"));
+    let medium = f.image_name().map(|name| (f, w.dir.join(name)));
+    let present = [&kernel, &initramfs]
+        .into_iter()
+        .chain(medium.as_ref().map(|(_, p)| p))
+        .all(|p| p.is_file());
+    present.then(|| Row {
+        name: w.name.clone(),
+        role: w.role.clone(),
+        cpu: Some(c),
+        format: Some(f),
+        image_bytes: Some(image_bytes),
+        free_bytes,
+        problem: None,
+        boot: Some(Boot {
+            cpu: c,
+            kernel,
+            initramfs,
+            medium,
+        }),
+    })
 }
 
 /// The table `mkoutpost site build` prints at the end.

@@ -267,3 +267,30 @@ fn the_table_says_what_does_not_fit() {
         "{t}"
     );
 }
+
+#[test]
+fn an_unchanged_router_keeps_its_image_only_while_it_is_all_there() {
+    let dir = scratch("unchanged");
+    let w = Written {
+        name: "office1".into(),
+        role: "office".into(),
+        dir: dir.clone(),
+        changed: Vec::new(),
+        image: Some((SiteCpu::I486, SiteFormat::Cf)),
+    };
+    for f in ["bzImage", "initramfs"] {
+        fs::write(dir.join(f), b"x").unwrap();
+    }
+    let medium = Format::Cf.image_name().unwrap();
+    fs::write(dir.join(medium), b"x").unwrap();
+    fs::write(dir.join(STAMP), "abc\n4096\n1024\n").unwrap();
+    let row = unchanged(&w, Cpu::I486, Format::Cf, "abc").expect("kept");
+    assert_eq!((row.image_bytes, row.free_bytes), (Some(4096), Some(1024)));
+    let boot = row.boot.unwrap();
+    assert_eq!(boot.medium, Some((Format::Cf, dir.join(medium))));
+    // Built from something else: built again.
+    assert!(unchanged(&w, Cpu::I486, Format::Cf, "abd").is_none());
+    // Its medium gone: built again.
+    fs::remove_file(dir.join(medium)).unwrap();
+    assert!(unchanged(&w, Cpu::I486, Format::Cf, "abc").is_none());
+}
