@@ -170,7 +170,7 @@ fn key_of<'a>(keys: &'a PublicKeys, owner: &str) -> Result<&'a PublicKey, Derive
 }
 
 /// A TOML basic string.
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     let mut o = String::from("\"");
     for c in s.chars() {
         match c {
@@ -186,7 +186,7 @@ fn q(s: &str) -> String {
     o
 }
 
-fn list(items: &[String]) -> String {
+pub(super) fn list(items: &[String]) -> String {
     let q: Vec<String> = items.iter().map(|s| q(s)).collect();
     format!("[{}]", q.join(", "))
 }
@@ -212,7 +212,7 @@ fn header(site: &Site, what: &str) -> String {
     )
 }
 
-fn lcp(s: &mut String, site: &Site) {
+pub(super) fn lcp(s: &mut String, site: &Site) {
     if let Some(i) = site.lcp_echo_interval {
         let _ = writeln!(s, "lcp_echo_interval = {i}");
     }

@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::derive::own_key;
+use super::derive::{lcp, list, own_key, q};
 use super::policy::within;
 use super::{Site, INTERNET};
 use crate::keys::PublicKey;
@@ -543,21 +543,19 @@ fn home_config(
     reach: &[Ipv4Net],
     head_key: &PublicKey,
 ) -> String {
-    let nets: Vec<String> = reach.iter().map(|n| format!("\"{n}\"")).collect();
+    let nets: Vec<String> = reach.iter().map(|n| n.to_string()).collect();
     let mut s = format!(
         "# {name}: home user {user}'s PC, stood in for by an Outpost image (mkoutpost site rehearse).\n\n\
-         [system]\nhostname = \"{name}\"\nrole = \"office\"\n\n\
+         [system]\nhostname = {}\nrole = \"office\"\n\n\
          [[interface]]\nname = \"wan\"\ndevice = \"eth0\"\naddress = \"{wan}\"\n\n\
-         [tunnel]\nconcentrator = \"{}\"\naccount = \"{user}\"\nidentity = \"{}\"\nhost_key = \"{head_key}\"\nnetworks = [{}]\nvia = \"wan\"\n",
+         [tunnel]\nconcentrator = \"{}\"\naccount = {}\nidentity = {}\nhost_key = {}\nnetworks = {}\nvia = \"wan\"\n",
+        q(name),
         site.head.wan.address.addr,
-        own_key(user),
-        nets.join(", ")
+        q(user),
+        q(&own_key(user)),
+        q(&head_key.to_string()),
+        list(&nets)
     );
-    if let Some(i) = site.lcp_echo_interval {
-        let _ = writeln!(s, "lcp_echo_interval = {i}");
-    }
-    if let Some(f) = site.lcp_echo_failure {
-        let _ = writeln!(s, "lcp_echo_failure = {f}");
-    }
+    lcp(&mut s, site);
     s
 }
