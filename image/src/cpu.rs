@@ -24,10 +24,12 @@ impl Cpu {
             Cpu::I586 => "i586",
         }
     }
-    /// The kernel's processor-family symbol (without `CONFIG_`).
+    /// The kernel's processor-family symbol (without `CONFIG_`). The i486
+    /// baseline is `M486SX`: the same code as `M486`, and the only family
+    /// that offers the math emulation a 486SX needs.
     pub fn kconfig_symbol(self) -> &'static str {
         match self {
-            Cpu::I486 => "M486",
+            Cpu::I486 => "M486SX",
             Cpu::I586 => "M586",
         }
     }
