@@ -19,6 +19,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+mod dhcp;
+pub use dhcp::{DhcpServer, Mac, MacError, StaticLease, DEFAULT_DHCP_LEASE, MIN_DHCP_LEASE};
+
 use crate::diagnostic::Diagnostics;
 pub use crate::diagnostic::Location;
 use crate::keys::PublicKey;
@@ -286,6 +289,8 @@ pub struct Config {
     pub concentrator: Option<Concentrator>,
     /// `[[peer]]` entries (concentrators only).
     pub peers: Vec<Peer>,
+    /// `[[dhcp_server]]` entries.
+    pub dhcp_servers: Vec<DhcpServer>,
 }
 
 impl Config {

@@ -9,6 +9,9 @@ use toml::Spanned;
 
 use crate::config::{LogLevel, Role, Service};
 
+mod dhcp;
+pub use dhcp::{RawDhcpServer, RawStaticLease};
+
 /// A spanned string.
 pub type S = Spanned<String>;
 
@@ -36,6 +39,9 @@ pub struct RawConfig {
     /// `[[peer]]` (concentrator only).
     #[serde(default, rename = "peer")]
     pub peers: Vec<Spanned<RawPeer>>,
+    /// `[[dhcp_server]]`.
+    #[serde(default, rename = "dhcp_server")]
+    pub dhcp_servers: Vec<Spanned<RawDhcpServer>>,
 }
 
 /// `[system]`.

@@ -15,6 +15,8 @@ use crate::keys::PublicKey;
 use crate::net::{Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
 
+mod dhcp;
+
 /// Why [`parse_and_validate`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -205,6 +207,8 @@ impl Validator<'_> {
             .map(|c| self.concentrator(c, &interfaces));
         let peers = self.peers(&raw.peers, concentrator.as_ref(), &interfaces);
         self.role_sections(raw, system.role);
+        let dhcp_servers = self.dhcp_servers(&raw.dhcp_servers, &interfaces);
+        self.dhcp_clients(&raw.interfaces, &interfaces, &raw.routes);
         Config {
             system,
             interfaces,
@@ -213,6 +217,7 @@ impl Validator<'_> {
             tunnel,
             concentrator,
             peers,
+            dhcp_servers,
         }
     }
 

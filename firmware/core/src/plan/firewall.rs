@@ -101,6 +101,30 @@ pub fn ruleset(config: &Config) -> Ruleset {
         }
     }
 
+    // DHCP: the client's answers (udhcpc's renewals go through its UDP
+    // socket, so the filter sees them; discovers use a packet socket) and
+    // the server's requests (broadcast, never part of a connection).
+    for i in config.interfaces.iter().filter(|i| i.dhcp) {
+        input.push(rule(
+            vec![
+                Match::IifName(i.device.clone()),
+                Match::Dport(L4Proto::Udp, 68),
+            ],
+            Verdict::Accept,
+            "dhcp client",
+        ));
+    }
+    for s in &config.dhcp_servers {
+        input.push(rule(
+            vec![
+                Match::IifName(dev(&s.interface)),
+                Match::Dport(L4Proto::Udp, 67),
+            ],
+            Verdict::Accept,
+            "dhcp server",
+        ));
+    }
+
     let mut forward: Vec<Rule> = stateful().into();
     for a in &config.firewall.allow {
         let mut m = Vec::new();

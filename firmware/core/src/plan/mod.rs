@@ -26,6 +26,8 @@ pub struct Plan {
     pub office: Option<OfficePlan>,
     /// A concentrator's accounts and daemons, when the role is concentrator.
     pub concentrator: Option<ConcentratorPlan>,
+    /// The DHCP client and servers.
+    pub dhcp: DhcpPlan,
 }
 
 /// One interface's settings.
@@ -123,13 +125,19 @@ pub struct PeerPlan {
 }
 
 mod concentrator;
+mod dhcp;
 mod firewall;
+pub mod lease;
 mod office;
 pub mod render;
 
 use std::path::Path;
 
 pub use concentrator::{peer_ifname, PEER_GID, PEER_GROUP, PEER_UID_BASE, PPPD_PATH};
+pub use dhcp::{
+    dhcp_plan, DhcpClientPlan, DhcpPlan, DhcpServerPlan, DISCOVER_TRIES, DISCOVER_WAIT_S,
+    UDHCPC_SCRIPT, UDHCPD_DIR,
+};
 pub use firewall::ruleset;
 pub use office::{OFFICE_IFNAME, OFFICE_IPPARAM, OFFICE_SSH_HOME};
 
@@ -258,6 +266,7 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
         ruleset: ruleset(config),
         office,
         concentrator,
+        dhcp: dhcp_plan(config),
     })
 }
 

@@ -26,6 +26,30 @@ pub fn render_text(p: &Plan) -> String {
     for c in &p.sysctls {
         let _ = writeln!(s, "sysctl {} = {}", c.key, c.value);
     }
+    if let Some(c) = &p.dhcp.client {
+        let _ = writeln!(
+            s,
+            "\n[dhcp client {} dev {}]\nudhcpc argv: {:?}",
+            c.name, c.device, c.argv
+        );
+        for (net, what) in &c.guard {
+            let _ = writeln!(s, "lease refused on {net} ({what})");
+        }
+    }
+    for d in &p.dhcp.servers {
+        let _ = writeln!(
+            s,
+            "\n[dhcp server {} dev {}]\nudhcpd argv: {:?}\n{}:\n{}",
+            d.name,
+            d.device,
+            d.argv,
+            d.conf_path,
+            d.conf(&[])
+        );
+        if d.follows_wan_dns() {
+            let _ = writeln!(s, "dns handed out: the WAN lease's");
+        }
+    }
     if let Some(o) = &p.office {
         let _ = writeln!(s, "\n[office]\npppd argv:");
         for a in &o.pppd_argv {
