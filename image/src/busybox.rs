@@ -12,7 +12,8 @@
 //! dmesg sysctl); mount/umount, halt/reboot/poweroff, hwclock (no NTP on the
 //! box); networking: `ip` (addr link route rule neigh), ifconfig/route/arp
 //! for admins used to them, ping, traceroute, nc, netstat, nslookup, udhcpc
-//! (a WAN on DHCP); syslogd with a 16 KB in-RAM ring, logread, logger.
+//! (a WAN on DHCP), udhcpd (a LAN's DHCP server), dnsd (the rehearsal's
+//! DNS server); syslogd with a 16 KB in-RAM ring, logread, logger.
 //! Left out: mdev (devtmpfs), wget/telnet (nc covers port checks), tar and
 //! the compressors, login/passwd/getty (accounts are the agent's), crond
 //! (routes are event-driven), IPv6, `DESKTOP` extras, `tc` (does not build

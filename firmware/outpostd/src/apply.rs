@@ -5,7 +5,7 @@
 //! something. IP forwarding is only ever switched *off* here: switching it
 //! on belongs after the firewall is in force, which the nf_tables edge does.
 
-use log::{error, info, warn};
+use log::{error, info};
 use outpost_core::plan::{InterfacePlan, Plan, RoutePlan, Sysctl};
 
 use crate::netlink::{Netlink, NetlinkError, Route};
@@ -126,10 +126,8 @@ pub async fn apply_interface(
     changes.up = nl.set_link_up(dev).await?;
     info!("{dev}: up{}", said(changes.up));
     if iface.dhcp {
-        // udhcpc supervision arrives with the tunnel supervisor.
-        warn!(
-            "{dev}: DHCP is not run by this outpostd yet; the interface is up without an address"
-        );
+        // The address comes with the lease (crate::dhcp), after this.
+        info!("{dev}: address by DHCP");
     }
     Ok(changes)
 }

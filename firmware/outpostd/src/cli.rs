@@ -46,6 +46,14 @@ pub enum Command {
         /// The agent's control socket.
         socket: PathBuf,
     },
+    /// udhcpc's script (not in the help: udhcpc calls it, through the
+    /// script outpostd writes): hand the lease in the environment to the agent.
+    DhcpHook {
+        /// udhcpc's event (`bound`, `renew`, `deconfig`, `leasefail`, `nak`).
+        event: String,
+        /// The agent's control socket.
+        socket: PathBuf,
+    },
     /// Print the version.
     Version,
     /// Print the help.
@@ -149,6 +157,13 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, UsageE
                     args: args.collect(),
                     socket,
                 });
+            }
+            "dhcp-hook" => {
+                let event = args.next().unwrap_or_default();
+                if let Some(extra) = args.next() {
+                    return Err(UsageError::Unexpected(extra));
+                }
+                return Ok(Command::DhcpHook { event, socket });
             }
             "save" if request.is_none() => {
                 let file = args.next().map(PathBuf::from);

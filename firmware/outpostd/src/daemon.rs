@@ -271,6 +271,12 @@ impl Agent {
                 };
                 self.roles.hook(m).await
             }
+            (true, Ok(Ok(_))) if crate::dhcp_hook::DhcpMessage::parse(&line).is_some() => {
+                let Some(m) = crate::dhcp_hook::DhcpMessage::parse(&line) else {
+                    return;
+                };
+                self.roles.dhcp_hook(m).await
+            }
             (true, Ok(Ok(_))) if crate::control::parse_save(&line).is_some() => {
                 self.save(crate::control::parse_save(&line).flatten()).await
             }

@@ -135,15 +135,21 @@ pub fn install(exe: &Path, socket: &Path) -> std::io::Result<()> {
 /// Writes both hook scripts at the given paths.
 pub fn install_at(exe: &Path, socket: &Path, up: &Path, down: &Path) -> std::io::Result<()> {
     for (path, dir) in [(up, "up"), (down, "down")] {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let tmp = path.with_extension("new");
-        std::fs::write(&tmp, script(exe, socket, dir))?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-        std::fs::rename(&tmp, path)?;
+        write_script(path, &script(exe, socket, dir))?;
     }
     Ok(())
+}
+
+/// Writes an executable script (mode 0755) atomically, its directory made
+/// if needed: a program running it meanwhile finds the old one or the new.
+pub fn write_script(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! ([`netlink`] and [`nftables`] over the shared netlink code in [`nl`],
 //! [`system`], [`mounts`]), applying a config through them
 //! ([`apply`]), config loading shared with the host ([`check`]), the control
-//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
+//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), DHCP client and servers ([`dhcp`], udhcpc's script [`dhcp_hook`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
 
 pub mod apply;
 pub mod check;
@@ -12,6 +12,8 @@ pub mod cli;
 pub mod concentrator;
 pub mod control;
 pub mod daemon;
+pub mod dhcp;
+pub mod dhcp_hook;
 pub mod entropy;
 pub mod hooks;
 pub mod ifreq;

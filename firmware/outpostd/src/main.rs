@@ -31,17 +31,14 @@ fn main() -> ExitCode {
             let sent = outpostd::hooks::HookMessage::from_args(&args)
                 .map_err(|e| e.to_string())
                 .and_then(|m| outpostd::hooks::notify(&socket, &m).map_err(|e| e.to_string()));
-            match sent {
-                Ok(reply) if reply.ok => ExitCode::SUCCESS,
-                Ok(reply) => {
-                    eprintln!("outpostd: ppp-hook: {}", reply.lines.join("; "));
-                    ExitCode::from(1)
-                }
-                Err(e) => {
-                    eprintln!("outpostd: {e}");
-                    ExitCode::from(1)
-                }
-            }
+            hook_outcome("ppp-hook", sent)
+        }
+        Ok(Command::DhcpHook { event, socket }) => {
+            let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+            let sent = outpostd::dhcp_hook::DhcpMessage::from_env(&event, &env)
+                .map_err(|e| e.to_string())
+                .and_then(|m| outpostd::dhcp_hook::notify(&socket, &m).map_err(|e| e.to_string()));
+            hook_outcome("dhcp-hook", sent)
         }
         Ok(Command::CheckConfig { file }) => outpostd::check::check_config(&file),
         Ok(Command::Version) => {
@@ -55,6 +52,22 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("outpostd: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// A hook's exit status: 0 when the agent took it; else why, on stderr
+/// (pppd and udhcpc log their scripts' output).
+fn hook_outcome(name: &str, sent: Result<outpostd::control::Reply, String>) -> ExitCode {
+    match sent {
+        Ok(reply) if reply.ok => ExitCode::SUCCESS,
+        Ok(reply) => {
+            eprintln!("outpostd: {name}: {}", reply.lines.join("; "));
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("outpostd: {e}");
+            ExitCode::from(1)
         }
     }
 }

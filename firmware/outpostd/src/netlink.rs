@@ -27,6 +27,7 @@ use messages::{KernelRoute, RT_TABLE_MAIN};
 const ENODEV: i32 = 19;
 const EEXIST: i32 = 17;
 const ESRCH: i32 = 3;
+const EADDRNOTAVAIL: i32 = 99;
 /// `IFF_UP` from <net/if.h>.
 const IFF_UP: u32 = 0x1;
 
@@ -224,6 +225,21 @@ impl Netlink {
             &format!("add address {cidr} to"),
             device,
             |seq| messages::add_address(seq, link.index, cidr),
+        )
+    }
+
+    /// Removes the address `cidr` from `device`; `Ok(false)` when it is
+    /// not there (EADDRNOTAVAIL: gone since the read).
+    pub async fn del_address(&self, device: &str, cidr: Ipv4Cidr) -> Result<bool, NetlinkError> {
+        if !self.addresses(device).await?.contains(&cidr) {
+            return Ok(false);
+        }
+        let link = self.link(device).await?;
+        self.change(
+            Some(EADDRNOTAVAIL),
+            &format!("remove address {cidr} from"),
+            device,
+            |seq| messages::del_address(seq, link.index, cidr),
         )
     }
 

@@ -48,10 +48,14 @@ pub enum Kind {
         /// The plan's link routes.
         routes: Vec<RoutePlan>,
     },
-    /// A server (the concentrator's dropbear): only kept running.
+    /// A server (the concentrator's dropbear, udhcpd) or a client
+    /// (udhcpc): only kept running.
     Daemon {
         /// Its name on the console.
         name: String,
+        /// Whether it serves on a TCP socket, which tells when it is
+        /// `serving` (dropbear); udhcpc and udhcpd do not (UDP, raw).
+        listens: bool,
     },
 }
 
@@ -71,7 +75,8 @@ pub struct Spec {
 /// A snapshot for `outpostd status`.
 #[derive(Debug, Clone)]
 pub struct Status {
-    /// `idle`, `starting`, `up` (a tunnel), `serving` (a listening server)
+    /// `idle`, `starting`, `running` (a program that does not listen on
+    /// TCP, once spawned), `up` (a tunnel), `serving` (a listening server)
     /// or `backoff`.
     pub state: &'static str,
     /// When it entered that state.
@@ -148,7 +153,7 @@ impl Supervisor {
         }));
         let program = match &spec.kind {
             Kind::Tunnel { .. } => Program::Pppd,
-            Kind::Daemon { name } => Program::Server(name.clone()),
+            Kind::Daemon { name, .. } => Program::Server(name.clone()),
         };
         let edge = Edge {
             machine: Machine::new(spec.policy, program),
@@ -304,6 +309,13 @@ impl Edge {
         };
         let (name, link) = match self.machine.state() {
             State::Idle => ("idle", None),
+            // A client or a UDP server has no moment it starts serving:
+            // once spawned, it runs.
+            State::Starting { .. }
+                if matches!(self.spec.kind, Kind::Daemon { listens: false, .. }) =>
+            {
+                ("running", None)
+            }
             State::Starting { .. } => ("starting", None),
             State::Up { link, .. } => ("up", Some(link.clone())),
             State::Serving { .. } => ("serving", None),
@@ -344,7 +356,7 @@ impl Edge {
             Action::Spawn => match self.spawn() {
                 Ok(child) => {
                     self.child = Some(child);
-                    if let Kind::Daemon { .. } = self.spec.kind {
+                    if let Kind::Daemon { listens: true, .. } = self.spec.kind {
                         self.probe = Some((tokio::time::Instant::now() + PROBE_FIRST, PROBE_FIRST));
                     }
                     None
@@ -498,6 +510,7 @@ mod tests {
             ],
             kind: Kind::Daemon {
                 name: "pppd".into(),
+                listens: false,
             },
             policy: Policy::DEFAULT,
             output: Output::Log,

@@ -296,6 +296,7 @@ fn a_listening_server_is_serving_and_its_exit_is_said_as_its_own() {
         ],
         kind: Kind::Daemon {
             name: "dropbear".into(),
+            listens: true,
         },
         policy: Policy {
             initial: 10,

@@ -14,6 +14,9 @@ use crate::net::{Ipv4Cidr, Ipv4Net};
 /// udhcpc's script (`-s`): outpostd writes it; it hands the event and the
 /// lease to the agent over the control socket.
 pub const UDHCPC_SCRIPT: &str = "/etc/outpost/udhcpc-script";
+/// Where the router's own DNS servers are written (musl's resolver and
+/// busybox's nslookup read it).
+pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Where udhcpd's config files and lease files live: RAM (a lease file on
 /// a floppy would wear it and slow every offer).
 pub const UDHCPD_DIR: &str = "/run/outpost/udhcpd";
@@ -146,7 +149,11 @@ impl DhcpServerPlan {
         let _ = writeln!(c, "pidfile {UDHCPD_DIR}/{}.pid", self.device);
         // Leases are written at once and on exit only: the file is in RAM.
         let _ = writeln!(c, "auto_time 0");
-        let _ = writeln!(c, "option subnet {}", super::lease::mask_of(self.own.prefix));
+        let _ = writeln!(
+            c,
+            "option subnet {}",
+            super::lease::mask_of(self.own.prefix)
+        );
         let _ = writeln!(c, "option router {}", self.own.addr);
         let dns: Vec<String> = match &s.dns {
             Some(d) => d.iter().map(ToString::to_string).collect(),

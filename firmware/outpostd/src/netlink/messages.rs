@@ -20,6 +20,8 @@ use crate::nl::wire::{self, Message, Writer};
 pub const RTM_SETLINK: u16 = 19;
 /// `RTM_NEWADDR`: an address added, or one line of an address dump.
 pub const RTM_NEWADDR: u16 = 20;
+/// `RTM_DELADDR`: an address removed.
+pub const RTM_DELADDR: u16 = 21;
 /// `RTM_GETADDR`.
 pub const RTM_GETADDR: u16 = 22;
 /// `RTM_NEWROUTE`: a route added, or one line of a route dump.
@@ -154,6 +156,18 @@ pub fn add_address(seq: u32, index: u32, cidr: Ipv4Cidr) -> Vec<u8> {
             let brd = u32::from(cidr.addr) | (u32::MAX >> cidr.prefix);
             w.bytes(IFA_BROADCAST, &brd.to_be_bytes());
         }
+    })
+}
+
+/// `RTM_DELADDR` removing `cidr` from link `index` (a DHCP lease that
+/// changed or ended): the kernel matches local address and prefix length.
+pub fn del_address(seq: u32, index: u32, cidr: Ipv4Cidr) -> Vec<u8> {
+    let mut h = [0u8; IFADDRMSG];
+    h[0] = AF_INET;
+    h[1] = cidr.prefix;
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    message(RTM_DELADDR, wire::F_REQUEST | wire::F_ACK, seq, &h, |w| {
+        w.bytes(IFA_LOCAL, &cidr.addr.octets());
     })
 }
 

@@ -183,6 +183,10 @@ pub enum Event {
     Timer,
     /// Restart the tunnel now (SIGHUP, `outpostd reset`).
     Reset,
+    /// The child's work was refused (a DHCP lease that makes no sense, no
+    /// server answering): kill it and retry after the backoff, as after a
+    /// failure, saying this reason instead of how it exited.
+    Refuse(String),
     /// Stop supervising: kill, remove routes, stay idle.
     Stop,
 }
@@ -267,6 +271,8 @@ pub struct Machine {
     trying_since: Millis,
     last_down: Option<String>,
     restarts: u64,
+    /// Why the running child is being killed ([`Event::Refuse`]).
+    refused: Option<String>,
 }
 
 impl Machine {
@@ -282,6 +288,7 @@ impl Machine {
             trying_since: 0,
             last_down: None,
             restarts: 0,
+            refused: None,
         }
     }
 
@@ -326,6 +333,7 @@ impl Machine {
     fn spawn(&mut self, now: Millis, out: &mut Vec<Action>) {
         self.child = true;
         self.after_exit = AfterExit::Backoff;
+        self.refused = None;
         self.restarts += 1;
         self.state = State::Starting { since: now };
         out.push(Action::Spawn);
@@ -389,11 +397,15 @@ impl Machine {
                     AfterExit::Backoff => {
                         self.failures = self.failures.saturating_add(1);
                         let retry_in = self.policy.delay(self.failures, random);
-                        self.last_down = Some(self.program.down_words(exit));
-                        out.push(Action::AnnounceDown {
-                            reason: self.program.exit_reason(exit),
-                            retry_in,
-                        });
+                        let (words, reason) = match self.refused.take() {
+                            Some(r) => (r.clone(), r),
+                            None => (
+                                self.program.down_words(exit),
+                                self.program.exit_reason(exit),
+                            ),
+                        };
+                        self.last_down = Some(words);
+                        out.push(Action::AnnounceDown { reason, retry_in });
                         self.state = State::Backoff {
                             until: now.saturating_add(retry_in),
                         };
@@ -429,6 +441,14 @@ impl Machine {
                 } else {
                     self.trying_since = now;
                     self.spawn(now, &mut out);
+                }
+            }
+            Event::Refuse(reason) => {
+                if self.child && self.after_exit == AfterExit::Backoff {
+                    if self.refused.is_none() {
+                        out.push(Action::Kill);
+                    }
+                    self.refused = Some(reason);
                 }
             }
             Event::Stop => {
@@ -469,6 +489,40 @@ mod tests {
     }
 
     const P: Policy = Policy::DEFAULT;
+
+    #[test]
+    fn a_refusal_kills_the_child_and_backs_off_with_its_reason() {
+        let mut m = Machine::new(P, Program::Server("udhcpc".into()));
+        m.on(0, Event::Start, 0);
+        assert_eq!(
+            m.on(100, Event::Refuse("lease refused: a zero lease".into()), 0),
+            [Action::Kill]
+        );
+        // A second refusal before the exit kills nothing more.
+        assert_eq!(
+            m.on(110, Event::Refuse("lease refused: a zero lease".into()), 0),
+            []
+        );
+        let acts = m.on(150, Event::Exited(Exit::Signal(15)), 0);
+        assert_eq!(
+            acts,
+            [Action::AnnounceDown {
+                reason: "lease refused: a zero lease".into(),
+                retry_in: 750
+            }]
+        );
+        assert_eq!(m.last_down(), Some("lease refused: a zero lease"));
+        assert_eq!(m.failures(), 1);
+        assert_eq!(m.on(900, Event::Timer, 0), [Action::Spawn]);
+        // The next exit is worded as itself again.
+        let acts = m.on(1_000, Event::Exited(Exit::Code(1)), 0);
+        assert!(
+            matches!(&acts[..], [Action::AnnounceDown { reason, .. }] if reason == "udhcpc exited with status 1"),
+            "{acts:?}"
+        );
+        // Nothing to refuse while no child runs.
+        assert_eq!(m.on(1_100, Event::Refuse("x".into()), 0), []);
+    }
 
     #[test]
     fn base_delay_doubles_and_caps() {

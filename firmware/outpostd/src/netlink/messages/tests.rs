@@ -126,6 +126,21 @@ fn add_address_is_local_address_and_broadcast() {
 }
 
 #[test]
+fn del_address_names_the_local_address_and_prefix() {
+    let cidr: Ipv4Cidr = "172.31.0.50/24".parse().unwrap();
+    // NLM_F_REQUEST | ACK; ifaddrmsg as for add; only IFA_LOCAL
+    assert_eq!(
+        del_address(7, 3, cidr),
+        cat(&[
+            &nlmsghdr(32, 21, 0x5, 7),
+            &[2, 24, 0, 0],
+            &3u32.to_ne_bytes(),
+            &attr4(2, [172, 31, 0, 50]),
+        ])
+    );
+}
+
+#[test]
 fn route_requests() {
     // rtmsg: family, dst_len, src_len, tos, table (main), protocol (static),
     // scope (universe), type (unicast), flags
