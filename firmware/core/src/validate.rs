@@ -16,6 +16,7 @@ use crate::net::{Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
 
 mod dhcp;
+pub use dhcp::range_problem;
 
 /// Why [`parse_and_validate`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use outpost_core::plan::plan;
 #[test]
 fn every_example_matches_its_golden_plan() {
     let examples = common::examples();
-    assert_eq!(examples.len(), 8);
+    assert_eq!(examples.len(), 9);
     for (name, config) in examples {
         let p = plan(&config, Path::new("/boot/outpost")).unwrap();
         common::golden(&format!("{name}.nft"), &p.ruleset.render_nft());

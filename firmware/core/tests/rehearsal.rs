@@ -109,18 +109,49 @@ fn the_demo_site_is_the_hand_wired_five_guests() {
             "private → office1 host-private->host-office1:192.168.1.10 accept",
             "office1 → private host-office1->host-private:10.0.0.10 accept",
             "office1 → internet host-office1->internet:172.16.0.100 accept",
-            "office1 → private host-office1->host-private:10.0.0.10 accept (line 29)",
-            "office1 → 10.0.0.10 host-office1->host-private:10.0.0.10 accept (line 29)",
-            "office1 → internet host-office1->internet:172.16.0.100 accept (line 29)",
-            "private → office1 host-private->host-office1:192.168.1.10 accept (line 33)",
+            "office1 → private host-office1->host-private:10.0.0.10 accept (line 33)",
+            "office1 → 10.0.0.10 host-office1->host-private:10.0.0.10 accept (line 33)",
+            "office1 → internet host-office1->internet:172.16.0.100 accept (line 33)",
+            "private → office1 host-private->host-office1:192.168.1.10 accept (line 37)",
         ]
     );
     let inet = p.checks.iter().find(|c| c.to == INTERNET_HOST).unwrap();
     assert_eq!(
         inet.seen_as,
         Some(Ipv4Addr::new(172, 16, 0, 2)),
-        "masqueraded"
+        "masqueraded as the leased WAN address"
     );
+    // office1's WAN is DHCP: on the head's WAN, leased .2 by MAC by the
+    // internet host (renumbered to .3 by the lease-change fault); its LAN
+    // host asks the office's DHCP server and gets the range's first.
+    assert_eq!(p.leases.len(), 1);
+    let l = &p.leases[0];
+    assert_eq!(
+        (l.office.as_str(), l.address, l.renumbered),
+        (
+            "office1",
+            Ipv4Addr::new(172, 16, 0, 2),
+            Ipv4Addr::new(172, 16, 0, 3)
+        )
+    );
+    let office = p.guests.iter().find(|g| g.name == "office1").unwrap();
+    assert_eq!(office.nics[1].mac.as_deref(), Some(l.mac.as_str()));
+    let inet = p.guests.iter().find(|g| g.name == INTERNET_HOST).unwrap();
+    let GuestKind::Host { config, .. } = &inet.kind else {
+        panic!()
+    };
+    assert!(
+        config.contains(&format!(
+            "[[dhcp_server]]\ninterface = \"eth0\"\nrange = \"172.16.0.2-172.16.0.2\"\nlease = 60\n\n[[dhcp_server.static]]\nmac = \"{}\"\naddress = \"172.16.0.2\"\n",
+            l.mac
+        )),
+        "{config}"
+    );
+    let host = p.guests.iter().find(|g| g.name == "host-office1").unwrap();
+    let GuestKind::Host { config, dhcp, .. } = &host.kind else {
+        panic!()
+    };
+    assert!(*dhcp && config.contains("dhcp = true"), "{config}");
     configs_check(&p);
 }
 

@@ -95,6 +95,16 @@ fn the_demo_site_derives_the_hand_written_demo_routers() {
     assert_eq!(d[0].0, "head");
     assert_eq!(d[1].0, "office1");
     assert_same_plan(d[0].1.clone(), hand("site/concentrator.toml"));
+    assert_same_plan(d[1].1.clone(), hand("site/office-dhcp.toml"));
+    // The same office with a static WAN and no LAN DHCP is office.toml.
+    let text = example("sites/demo.toml")
+        .replace(", dhcp = \"192.168.1.10-192.168.1.99\"", "")
+        .replace(
+            "wan = { dhcp = true }",
+            "wan = { address = \"172.16.0.2/24\" }",
+        );
+    let s = Site::from_str_named("demo.toml", &text).unwrap();
+    let d = derived(&s);
     assert_same_plan(d[1].1.clone(), hand("site/office.toml"));
 }
 
@@ -346,26 +356,6 @@ fn a_key_file_named_by_two_routers_is_refused() {
     );
     let t = format!("{BASE}key = \"/etc/x\"\n");
     has(&errors(&t), "s.toml:16:7:", "is an absolute path");
-}
-
-#[test]
-fn a_dhcp_wan_is_refused_for_now_never_silently_accepted() {
-    let t = BASE.replace(
-        "wan = { address = \"172.16.0.2/24\" }",
-        "wan = { dhcp = true }",
-    );
-    has(
-        &errors(&t),
-        "s.toml:15:",
-        "dhcp is not supported by site files yet",
-    );
-    // and the other offices are still checked against each other
-    let t = format!("{t}\n[[office]]\nname = \"office2\"\nlan = {{ address = \"10.0.0.1/24\" }}\nwan = {{ address = \"172.16.0.3/24\" }}\n");
-    has(
-        &errors(&t),
-        "s.toml:19:",
-        "overlaps the head office's network `private`",
-    );
 }
 
 #[test]
@@ -661,4 +651,73 @@ fn every_derived_config_passes_validation_for_the_default_policy_with_home_users
     );
     assert!(!d[0].1.peers[1].both_ways);
     check_matrix_against_rulesets(&s);
+}
+
+#[test]
+fn a_dhcp_wan_and_a_lan_range_derive_a_dhcp_office() {
+    let t = BASE
+        .replace(
+            "wan = { address = \"172.16.0.2/24\" }",
+            "wan = { dhcp = true }",
+        )
+        .replace(
+            "lan = { address = \"192.168.1.1/24\" }",
+            "lan = { address = \"192.168.1.1/24\", dhcp = \"192.168.1.100-192.168.1.200\" }",
+        );
+    let s = ok(&t);
+    assert_eq!(
+        s.offices[0].lan_dhcp,
+        Some((
+            Ipv4Addr::new(192, 168, 1, 100),
+            Ipv4Addr::new(192, 168, 1, 200)
+        ))
+    );
+    let d = derived(&s);
+    let c = &d[1].1;
+    assert!(c.interface("wan").unwrap().dhcp);
+    assert!(
+        c.routes.is_empty(),
+        "the lease's router is the default route"
+    );
+    assert_eq!(c.dhcp_servers[0].first, Ipv4Addr::new(192, 168, 1, 100));
+}
+
+#[test]
+fn dhcp_mistakes_in_a_site_are_refused_at_their_place() {
+    let t = BASE.replace(
+        "wan = { address = \"172.16.0.2/24\" }",
+        "wan = { dhcp = true, address = \"172.16.0.2/24\" }",
+    );
+    has(
+        &errors(&t),
+        "s.toml:15:",
+        "office1's WAN has `dhcp = true` and a static address",
+    );
+    let t = BASE.replace(
+        "wan = { address = \"172.16.0.1/24\" }",
+        "wan = { address = \"172.16.0.1/24\", dhcp = true }",
+    );
+    has(
+        &errors(&t),
+        "s.toml:6:",
+        "head's WAN: the concentrator needs a static address",
+    );
+    let t = BASE.replace(
+        "lan = { address = \"192.168.1.1/24\" }",
+        "lan = { address = \"192.168.1.1/24\", dhcp = \"192.168.1.1-192.168.1.50\" }",
+    );
+    has(
+        &errors(&t),
+        "s.toml:14:",
+        "LAN DHCP: the range 192.168.1.1-192.168.1.50 contains the router's own address 192.168.1.1",
+    );
+    let t = BASE.replace(
+        "lan = { address = \"192.168.1.1/24\" }",
+        "lan = { address = \"192.168.1.1/24\", dhcp = \"10.0.0.5-10.0.0.9\" }",
+    );
+    has(
+        &errors(&t),
+        "s.toml:14:",
+        "is outside the network 192.168.1.0/24",
+    );
 }

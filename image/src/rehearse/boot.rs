@@ -16,6 +16,9 @@ use super::{peer_up, Built, BOOT_TIMEOUT, CMD_TIMEOUT, TUNNEL_TIMEOUT, TUNNEL_UP
 use crate::media::Format;
 use crate::site::Boot;
 
+/// What a guest's outpostd prints once a DHCP lease is applied.
+pub const DHCP_LEASE: &str = "DHCP lease";
+
 /// The NIC model every guest gets: the one every image's kernel drives.
 pub const NIC_MODEL: &str = "ne2k_pci";
 
@@ -70,7 +73,11 @@ impl Running {
             );
             for w in &g.nics {
                 let endpoint = topology.hub(&w.segment)?.endpoint(w.port)?;
-                spec = spec.nic(Nic::new(&w.device, NIC_MODEL, endpoint));
+                let mut nic = Nic::new(&w.device, NIC_MODEL, endpoint);
+                if let Some(mac) = &w.mac {
+                    nic = nic.mac(mac);
+                }
+                spec = spec.nic(nic);
             }
             topology
                 .start(spec)
@@ -122,10 +129,23 @@ impl Running {
         self.ready_time = self.started.elapsed();
         for g in self.plan.guests.clone() {
             if let GuestKind::Host {
-                extra, forwards, ..
+                extra,
+                forwards,
+                dhcp,
+                ..
             } = &g.kind
             {
                 let m = self.machine(&g.name)?;
+                if *dhcp {
+                    // Its router's DHCP server may start after it asked.
+                    watch(
+                        &[Needle::new(m, 0, DHCP_LEASE)],
+                        &[],
+                        Instant::now(),
+                        TUNNEL_TIMEOUT,
+                    )
+                    .with_context(|| format!("{}: a DHCP lease", g.name))?;
+                }
                 for a in extra {
                     m.run_ok(&format!("ip addr add {a} dev eth0"), CMD_TIMEOUT)
                         .with_context(|| format!("{}: adding {a}", g.name))?;

@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 
 use super::policy::within;
-use super::{Build, Endpoint, Site};
+use super::{Build, Endpoint, OfficeWan, Site};
 use crate::config::Role;
 use crate::keys::PublicKey;
 use crate::net::Ipv4Net;
@@ -392,18 +392,37 @@ fn render_office(site: &Site, i: usize, keys: &PublicKeys) -> Result<RenderedRou
         q(&o.lan_device),
         q(&o.lan.to_string())
     );
-    let _ = write!(
-        s,
-        "\n# The WAN: the ISP's line; the concentrator is {} behind it.\n[[interface]]\nname = \"wan\"\ndevice = {}\naddress = {}\n",
-        h.wan.address.addr,
-        q(&o.wan.device),
-        q(&o.wan.address.to_string())
-    );
-    if let Some(g) = o.wan.gateway {
+    match &o.wan {
+        OfficeWan::Static(w) => {
+            let _ = write!(
+                s,
+                "\n# The WAN: the ISP's line; the concentrator is {} behind it.\n[[interface]]\nname = \"wan\"\ndevice = {}\naddress = {}\n",
+                h.wan.address.addr,
+                q(&w.device),
+                q(&w.address.to_string())
+            );
+        }
+        OfficeWan::Dhcp { device } => {
+            let _ = write!(
+                s,
+                "\n# The WAN: the ISP's line, its address, gateway and DNS servers by DHCP;\n# the tunnel to the concentrator {} starts once there is a lease.\n[[interface]]\nname = \"wan\"\ndevice = {}\ndhcp = true\n",
+                h.wan.address.addr,
+                q(device)
+            );
+        }
+    }
+    if let Some(g) = o.wan.fixed().and_then(|w| w.gateway) {
         let _ = write!(
             s,
             "\n# Everything not in the tunnel leaves through the ISP's gateway.\n[[route]]\nto = \"default\"\nvia = {}\n",
             q(&g.to_string())
+        );
+    }
+    if let Some((first, last)) = o.lan_dhcp {
+        let _ = write!(
+            s,
+            "\n# The LAN's PCs get their addresses here (busybox udhcpd), this router as\n# their gateway and the WAN lease's DNS servers.\n[[dhcp_server]]\ninterface = \"lan\"\nrange = {}\n",
+            q(&format!("{first}-{last}"))
         );
     }
     s.push_str("\n# Forwarding is refused unless allowed below (the seed's `ipfwadm -F -p deny`).\n[firewall]\n");

@@ -109,6 +109,37 @@ pub struct Wan {
     pub gateway: Option<Ipv4Addr>,
 }
 
+/// An office's WAN: a static address, or one leased by DHCP (from the
+/// ISP; the rehearsal's internet host serves it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfficeWan {
+    /// A static address and gateway.
+    Static(Wan),
+    /// DHCP on this device: address and gateway come with the lease.
+    Dhcp {
+        /// Kernel device.
+        device: String,
+    },
+}
+
+impl OfficeWan {
+    /// Its kernel device.
+    pub fn device(&self) -> &str {
+        match self {
+            OfficeWan::Static(w) => &w.device,
+            OfficeWan::Dhcp { device } => device,
+        }
+    }
+
+    /// The static WAN, if it is one.
+    pub fn fixed(&self) -> Option<&Wan> {
+        match self {
+            OfficeWan::Static(w) => Some(w),
+            OfficeWan::Dhcp { .. } => None,
+        }
+    }
+}
+
 /// A private network behind the concentrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadNetwork {
@@ -155,8 +186,10 @@ pub struct Office {
     pub lan_device: String,
     /// The router's LAN address.
     pub lan: Ipv4Cidr,
+    /// The LAN's DHCP range (`lan = { dhcp = "FIRST-LAST" }`), if it serves one.
+    pub lan_dhcp: Option<(Ipv4Addr, Ipv4Addr)>,
     /// WAN.
-    pub wan: Wan,
+    pub wan: OfficeWan,
     /// Its tunnel end.
     pub tunnel_address: Ipv4Addr,
     /// Whether the LAN may use the internet (masqueraded out of the WAN).

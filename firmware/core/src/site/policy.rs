@@ -106,7 +106,9 @@ impl Site {
         known.extend(self.head.networks.iter().map(|h| h.net()));
         for o in &self.offices {
             known.push(o.lan.network());
-            known.push(o.wan.address.network());
+            if let Some(w) = o.wan.fixed() {
+                known.push(w.address.network());
+            }
         }
         !known.iter().any(|k| k.overlaps(&n))
     }

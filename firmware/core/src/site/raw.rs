@@ -66,7 +66,7 @@ pub struct RawWan {
     /// Kernel device (default eth0 on the head, eth1 in an office).
     #[serde(default)]
     pub device: Option<S>,
-    /// DHCP: refused for now, with a clear error.
+    /// DHCP instead of a static address (offices only).
     #[serde(default)]
     pub dhcp: Option<Spanned<bool>>,
 }
@@ -80,6 +80,9 @@ pub struct RawLan {
     /// Kernel device (default eth0).
     #[serde(default)]
     pub device: Option<S>,
+    /// A DHCP range the router serves, `FIRST-LAST`.
+    #[serde(default)]
+    pub dhcp: Option<S>,
 }
 
 /// `[head]`.

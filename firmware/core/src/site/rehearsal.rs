@@ -26,6 +26,11 @@ pub const DEFAULT_MEMORY_MIB: u32 = 32;
 /// The name of the host standing for the internet.
 pub const INTERNET_HOST: &str = "internet";
 
+/// The lease the internet host hands a DHCP office, seconds: short, so a
+/// rehearsal sees renewals (every 30 s) and a renumbered office within a
+/// minute, long enough that a 30 s WAN cut outlives no lease by itself.
+pub const REHEARSAL_LEASE_S: u32 = 60;
+
 /// One Ethernet segment (a hub with a port per NIC on it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
@@ -47,6 +52,24 @@ pub struct Wire {
     pub segment: String,
     /// Port on the segment's hub.
     pub port: usize,
+    /// Its MAC, when the plan must know it (a DHCP office's WAN, which the
+    /// internet host leases a fixed address by MAC); else the harness's.
+    pub mac: Option<String>,
+}
+
+/// A DHCP office's WAN lease in the rehearsal: the internet host leases
+/// `address` to `mac` on the head's WAN; the lease-change fault moves it
+/// to `renumbered`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RehearsedLease {
+    /// The office.
+    pub office: String,
+    /// Its WAN NIC's MAC.
+    pub mac: String,
+    /// The address leased at first.
+    pub address: Ipv4Addr,
+    /// The address the lease-change fault leases instead.
+    pub renumbered: Ipv4Addr,
 }
 
 /// What a guest is.
@@ -66,6 +89,9 @@ pub enum GuestKind {
         /// Forwards between its interfaces (the internet between WANs):
         /// switched on at its console once it is up.
         forwards: bool,
+        /// Takes its address by DHCP (a LAN with a DHCP range): `address`
+        /// is the range's first, which the only client there is given.
+        dhcp: bool,
     },
     /// A home user's PC, stood in for by an Outpost office image with one
     /// interface whose tunnel dials the concentrator with the user's key.
@@ -134,6 +160,8 @@ pub struct Plan {
     pub guests: Vec<Guest>,
     /// The checks, the policy's matrix first, then the explicit tests.
     pub checks: Vec<Check>,
+    /// The DHCP offices' WAN leases.
+    pub leases: Vec<RehearsedLease>,
 }
 
 /// Why a site cannot be rehearsed.
@@ -178,6 +206,8 @@ struct Net {
     net: Ipv4Net,
     router: Ipv4Addr,
     segment: String,
+    /// The first address of its DHCP range, if the router serves one.
+    dhcp: Option<Ipv4Addr>,
 }
 
 impl Site {
@@ -204,6 +234,7 @@ impl Site {
                 device: device.to_string(),
                 segment: name.to_string(),
                 port: segments[i].ports - 1,
+                mac: None,
             }
         };
 
@@ -234,23 +265,34 @@ impl Site {
                 net: n.net(),
                 router: n.address.addr,
                 segment: seg,
+                dhcp: None,
             });
         }
         guests.push(router(&h.name, nics, h.build.memory_mib));
 
-        // The offices.
+        // The offices; one on DHCP sits on the head's WAN, where the
+        // internet host is its ISP's DHCP server.
+        let head_wan = h.wan.address.network();
+        let mut dhcp_offices: Vec<(String, String)> = Vec::new();
         for o in &self.offices {
             let seg = format!("lan-{}", o.name);
-            let wan = o.wan.address.network();
+            let wan = o.wan.fixed().map_or(head_wan, |w| w.address.network());
+            let mut wire = plug(&mut segments, &wan_of(wan), wan, o.wan.device());
+            if o.wan.fixed().is_none() {
+                let mac = format!("02:00:00:00:17:{:02x}", dhcp_offices.len() + 1);
+                wire.mac = Some(mac.clone());
+                dhcp_offices.push((o.name.clone(), mac));
+            }
             let nics = vec![
                 plug(&mut segments, &seg, o.lan.network(), &o.lan_device),
-                plug(&mut segments, &wan_of(wan), wan, &o.wan.device),
+                wire,
             ];
             nets.push(Net {
                 name: o.name.clone(),
                 net: o.lan.network(),
                 router: o.lan.addr,
                 segment: seg,
+                dhcp: o.lan_dhcp.map(|(first, _)| first),
             });
             guests.push(router(&o.name, nics, o.build.memory_mib));
         }
@@ -276,6 +318,11 @@ impl Site {
                     wanted.push(a);
                 }
             }
+            if let Some(first) = n.dhcp {
+                // Its lease first; tested addresses are added beside it.
+                wanted.retain(|a| *a != first);
+                wanted.insert(0, first);
+            }
             if wanted.is_empty() {
                 wanted.extend(free_host(n.net, 10, &taken));
             }
@@ -284,18 +331,24 @@ impl Site {
             };
             let name = host_name(&n.name);
             let nic = plug(&mut segments, &n.segment, n.net, "eth0");
+            let config = match n.dhcp {
+                Some(_) => host_config(&name, &[], None, false, &[]),
+                None => host_config(
+                    &name,
+                    &[Ipv4Cidr {
+                        addr: ip,
+                        prefix: n.net.prefix(),
+                    }],
+                    Some(n.router),
+                    false,
+                    &[],
+                ),
+            };
             guests.push(Guest {
                 name: name.clone(),
                 kind: GuestKind::Host {
-                    config: host_config(
-                        &name,
-                        &[Ipv4Cidr {
-                            addr: ip,
-                            prefix: n.net.prefix(),
-                        }],
-                        Some(n.router),
-                        false,
-                    ),
+                    config,
+                    dhcp: n.dhcp.is_some(),
                     address: ip,
                     extra: wanted[1..]
                         .iter()
@@ -321,7 +374,8 @@ impl Site {
                 .chain(
                     self.offices
                         .iter()
-                        .map(|o| (o.wan.address.addr, o.wan.gateway)),
+                        .filter_map(|o| o.wan.fixed())
+                        .map(|w| (w.address.addr, w.gateway)),
                 )
                 .filter(|(a, _)| w.contains(*a))
                 .collect()
@@ -345,22 +399,41 @@ impl Site {
             ));
         }
         let inet_ip = wan_addrs[0].addr;
+        // The DHCP offices' leases on the head's WAN: the first free
+        // addresses from its second, then as many again for renumbering.
+        let mut home_taken: Vec<Ipv4Addr> = routers_on(head_wan).iter().map(|(a, _)| *a).collect();
+        home_taken.push(inet_ip);
+        let mut leases: Vec<RehearsedLease> = Vec::new();
+        for (office, mac) in &dhcp_offices {
+            let mut next = || -> Result<Ipv4Addr, RehearsalError> {
+                let a = free_host(head_wan, 2, &|a| home_taken.contains(&a))
+                    .ok_or_else(|| RehearsalError::NoAddress(format!("{office}'s DHCP lease")))?;
+                home_taken.push(a);
+                Ok(a)
+            };
+            let address = next()?;
+            let renumbered = next()?;
+            leases.push(RehearsedLease {
+                office: office.clone(),
+                mac: mac.clone(),
+                address,
+                renumbered,
+            });
+        }
         guests.push(Guest {
             name: INTERNET_HOST.into(),
             kind: GuestKind::Host {
-                config: host_config(INTERNET_HOST, &wan_addrs, None, wans.len() > 1),
+                config: host_config(INTERNET_HOST, &wan_addrs, None, wans.len() > 1, &leases),
                 address: inet_ip,
                 extra: Vec::new(),
                 forwards: wans.len() > 1,
+                dhcp: false,
             },
             nics: inet_nics,
             memory_mib: DEFAULT_MEMORY_MIB,
         });
 
         // Home users' PCs, on the head's WAN beside it.
-        let head_wan = h.wan.address.network();
-        let mut home_taken: Vec<Ipv4Addr> = routers_on(head_wan).iter().map(|(a, _)| *a).collect();
-        home_taken.push(inet_ip);
         for (i, hm) in self.homes.iter().enumerate() {
             let ip = free_host(head_wan, 200, &|a| home_taken.contains(&a))
                 .ok_or_else(|| RehearsalError::NoAddress(format!("home user {}", hm.name)))?;
@@ -420,11 +493,17 @@ impl Site {
             let Some((from, from_ip)) = stand_in(r.src_net) else {
                 continue;
             };
-            let office_wan = self
-                .offices
-                .iter()
-                .find(|o| o.name == r.src)
-                .map(|o| o.wan.address.addr);
+            let office_wan =
+                self.offices
+                    .iter()
+                    .find(|o| o.name == r.src)
+                    .and_then(|o| match o.wan.fixed() {
+                        Some(w) => Some(w.address.addr),
+                        None => leases
+                            .iter()
+                            .find(|l| l.office == o.name)
+                            .map(|l| l.address),
+                    });
             let (to, to_ip, seen_as) = if r.dst == INTERNET {
                 (
                     INTERNET_HOST.to_string(),
@@ -475,6 +554,7 @@ impl Site {
             segments,
             guests,
             checks,
+            leases,
         })
     }
 }
@@ -506,23 +586,45 @@ fn free_host(net: Ipv4Net, offset: u32, taken: &dyn Fn(Ipv4Addr) -> bool) -> Opt
     usable(u64::from(offset)).or_else(|| (first..=last).find_map(usable))
 }
 
-/// A test host's config: role `host`, its addresses, a default route; the
-/// internet between several WANs forwards everything (the ISPs' routers;
-/// its console switches `ip_forward` on, which a host's plan keeps off).
+/// A test host's config: role `host`, its addresses (none: DHCP), a
+/// default route; the internet between several WANs forwards everything
+/// (the ISPs' routers; its console switches `ip_forward` on, which a
+/// host's plan keeps off), and leases the DHCP offices their WAN addresses
+/// on its first interface (the head's WAN).
 fn host_config(
     name: &str,
     addrs: &[Ipv4Cidr],
     gateway: Option<Ipv4Addr>,
     forwards: bool,
+    leases: &[RehearsedLease],
 ) -> String {
     let mut s = format!(
         "# {name}: a test host of the rehearsal (mkoutpost site rehearse).\n\n[system]\nhostname = \"{name}\"\nrole = \"host\"\n"
     );
+    if addrs.is_empty() {
+        s.push_str("\n[[interface]]\ndevice = \"eth0\"\ndhcp = true\n");
+    }
     for (i, a) in addrs.iter().enumerate() {
         let _ = write!(
             s,
             "\n[[interface]]\ndevice = \"eth{i}\"\naddress = \"{a}\"\n"
         );
+    }
+    if let (Some(first), Some(last)) = (
+        leases.iter().map(|l| l.address).min(),
+        leases.iter().map(|l| l.address).max(),
+    ) {
+        let _ = write!(
+            s,
+            "\n# The DHCP offices' ISP: a fixed WAN address each, by MAC.\n[[dhcp_server]]\ninterface = \"eth0\"\nrange = \"{first}-{last}\"\nlease = {REHEARSAL_LEASE_S}\n"
+        );
+        for l in leases {
+            let _ = write!(
+                s,
+                "\n[[dhcp_server.static]]\nmac = \"{}\"\naddress = \"{}\"\n",
+                l.mac, l.address
+            );
+        }
     }
     if let Some(g) = gateway {
         let _ = write!(s, "\n[[route]]\nto = \"default\"\nvia = \"{g}\"\n");

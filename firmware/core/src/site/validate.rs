@@ -151,13 +151,55 @@ impl V<'_> {
         }
     }
 
+    /// An office's WAN: static, or `dhcp = true` (then no address or
+    /// gateway: both come with the lease).
+    fn office_wan(&mut self, w: &Spanned<RawWan>, who: &str) -> Option<OfficeWan> {
+        let r = w.get_ref();
+        if !r.dhcp.as_ref().is_some_and(|d| *d.get_ref()) {
+            return self
+                .wan(w, DEFAULT_OFFICE_WAN_DEVICE, who)
+                .map(OfficeWan::Static);
+        }
+        for (given, key) in [(&r.address, "address"), (&r.gateway, "gateway")] {
+            if let Some(g) = given {
+                self.err(
+                    g.span(),
+                    format!("{who}'s WAN has `dhcp = true` and a static {key}"),
+                    "keep one: `dhcp = true` (address and gateway come with the lease) or a static address",
+                );
+            }
+        }
+        Some(OfficeWan::Dhcp {
+            device: r
+                .device
+                .as_ref()
+                .map_or(DEFAULT_OFFICE_WAN_DEVICE.to_string(), |d| {
+                    d.get_ref().trim().to_string()
+                }),
+        })
+    }
+
+    /// An office LAN's DHCP range, checked as a router's `[[dhcp_server]]`
+    /// range is (one implementation: `crate::validate::range_problem`).
+    fn lan_dhcp(&mut self, r: &RawLan, lan: Option<Ipv4Cidr>) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        let d = r.dhcp.as_ref()?;
+        let lan = lan?;
+        match crate::validate::range_problem(lan, d.get_ref()) {
+            Ok(range) => Some(range),
+            Err((message, hint)) => {
+                self.err(d.span(), format!("LAN DHCP: {message}"), hint);
+                None
+            }
+        }
+    }
+
     fn wan(&mut self, w: &Spanned<RawWan>, default_device: &str, who: &str) -> Option<Wan> {
         let r = w.get_ref();
         if let Some(d) = r.dhcp.as_ref().filter(|d| *d.get_ref()) {
             self.err(
                 d.span(),
-                format!("{who}'s WAN: dhcp is not supported by site files yet"),
-                "give the WAN a static address and gateway for now: wan = { address = \"203.0.113.2/24\", gateway = \"203.0.113.1\" }; a DHCP WAN can be written in the router's own outpost.toml",
+                format!("{who}'s WAN: the concentrator needs a static address"),
+                "every office dials this address: give the head a static WAN, wan = { address = \"203.0.113.2/24\", gateway = \"203.0.113.1\" }",
             );
             return None;
         }
@@ -297,7 +339,8 @@ impl V<'_> {
                 endpoints: vec![Endpoint::Office(offices.len())],
             });
             let lan = self.cidr(&r.lan.get_ref().address, "LAN address");
-            let wan = self.wan(&r.wan, DEFAULT_OFFICE_WAN_DEVICE, &name);
+            let wan = self.office_wan(&r.wan, &name);
+            let lan_dhcp = self.lan_dhcp(r.lan.get_ref(), lan);
             let key = self.key(&r.key, &name);
             let build = self.build(&r.cpu, &r.format, &r.memory, defaults);
             let office = match (lan, wan) {
@@ -312,6 +355,7 @@ impl V<'_> {
                             d.get_ref().trim().to_string()
                         }),
                     lan,
+                    lan_dhcp,
                     wan,
                     tunnel_address: Ipv4Addr::UNSPECIFIED,
                     internet: r.internet.as_ref().is_none_or(|b| *b.get_ref()),
@@ -564,15 +608,17 @@ impl V<'_> {
                         "every office needs a LAN of its own: the concentrator routes each LAN to one tunnel",
                     );
                 }
-                if p.wan.address.addr == o.wan.address.addr {
-                    self.err(
-                        wat.clone(),
-                        format!(
-                            "office `{}`'s WAN address {} is also office `{}`'s",
-                            o.name, o.wan.address.addr, p.name
-                        ),
-                        "give each router its own WAN address",
-                    );
+                if let (Some(pw), Some(ow)) = (p.wan.fixed(), o.wan.fixed()) {
+                    if pw.address.addr == ow.address.addr {
+                        self.err(
+                            wat.clone(),
+                            format!(
+                                "office `{}`'s WAN address {} is also office `{}`'s",
+                                o.name, ow.address.addr, p.name
+                            ),
+                            "give each router its own WAN address",
+                        );
+                    }
                 }
             }
             for n in &head.networks {
@@ -594,14 +640,21 @@ impl V<'_> {
                     "tunnel addresses would collide with LAN hosts: pick a pool outside every LAN",
                 );
             }
-            if lan.overlaps(&head_wan.network()) || lan.overlaps(&o.wan.address.network()) {
+            if lan.overlaps(&head_wan.network())
+                || o.wan
+                    .fixed()
+                    .is_some_and(|w| lan.overlaps(&w.address.network()))
+            {
                 self.err(
                     at.clone(),
                     format!("office `{}`'s LAN {lan} overlaps a WAN network", o.name),
                     "the ssh connection that carries the tunnel must not be routed into the LAN or the tunnel (seed ch. 6, 1.4)",
                 );
             }
-            if o.wan.address.addr == head_wan.addr {
+            // A DHCP WAN is wherever the ISP puts it: nothing to check
+            // until the lease, which the router judges itself.
+            let Some(ow) = o.wan.fixed() else { continue };
+            if ow.address.addr == head_wan.addr {
                 self.err(
                     wat.clone(),
                     format!(
@@ -611,18 +664,18 @@ impl V<'_> {
                     "give each router its own WAN address",
                 );
             }
-            let same_segment = o.wan.address.network().contains(head_wan.addr);
-            if !same_segment && o.wan.gateway.is_none() {
+            let same_segment = ow.address.network().contains(head_wan.addr);
+            if !same_segment && ow.gateway.is_none() {
                 self.err(
                     wat.clone(),
-                    format!("office `{}` cannot reach the concentrator {}: it is not on the WAN {} and no gateway is given", o.name, head_wan.addr, o.wan.address.network()),
+                    format!("office `{}` cannot reach the concentrator {}: it is not on the WAN {} and no gateway is given", o.name, head_wan.addr, ow.address.network()),
                     "add the ISP's gateway: wan = { address = \"…\", gateway = \"…\" }",
                 );
             }
-            if !head_wan.network().contains(o.wan.address.addr) && head.wan.gateway.is_none() {
+            if !head_wan.network().contains(ow.address.addr) && head.wan.gateway.is_none() {
                 self.err(
                     head_wan_raw.span(),
-                    format!("the concentrator cannot answer office `{}` at {}: it is not on the head's WAN {} and the head has no gateway", o.name, o.wan.address.addr, head_wan.network()),
+                    format!("the concentrator cannot answer office `{}` at {}: it is not on the head's WAN {} and the head has no gateway", o.name, ow.address.addr, head_wan.network()),
                     "add the head office's ISP gateway: [head] wan = { address = \"…\", gateway = \"…\" }",
                 );
             }
@@ -630,7 +683,8 @@ impl V<'_> {
         if pool.overlaps(&head_wan.network())
             || offices
                 .iter()
-                .any(|o| pool.overlaps(&o.wan.address.network()))
+                .filter_map(|o| o.wan.fixed())
+                .any(|w| pool.overlaps(&w.address.network()))
         {
             self.err(
                 head_wan_raw.span(),

@@ -18,6 +18,50 @@ use crate::raw::{RawDhcpServer, RawInterface, RawRoute, S};
 /// The longest lease accepted: a year (udhcpd keeps times in 32 bits).
 const MAX_DHCP_LEASE: i64 = 365 * 86_400;
 
+/// Checks a DHCP range `text` (`FIRST-LAST`) for a server whose own
+/// address is `own`: both ends host addresses of its network, in order,
+/// the router's address outside. The range, or what is wrong and a fix.
+/// Site files check their LAN ranges with this too.
+pub fn range_problem(own: Ipv4Cidr, text: &str) -> Result<(Ipv4Addr, Ipv4Addr), (String, String)> {
+    let net = own.network();
+    let example = example_range(own);
+    let Some((first, last)) = range_of(text) else {
+        return Err((
+            format!("`{text}` is not an address range"),
+            format!("write FIRST-LAST inside {net}, e.g. \"{example}\""),
+        ));
+    };
+    for (ip, which) in [(first, "first"), (last, "last")] {
+        if !net.contains(ip) {
+            return Err((
+                format!("the range's {which} address {ip} is outside the network {net}"),
+                format!("hand out addresses of {net}, e.g. \"{example}\""),
+            ));
+        }
+        if is_network_or_broadcast(own, ip) {
+            return Err((
+                format!(
+                    "the range's {which} address {ip} is the network or broadcast address of {net}"
+                ),
+                format!("hand out host addresses only, e.g. \"{example}\""),
+            ));
+        }
+    }
+    if u32::from(first) > u32::from(last) {
+        return Err((
+            format!("the range {first}-{last} runs backwards"),
+            format!("write the lower address first: \"{last}-{first}\""),
+        ));
+    }
+    if (u32::from(first)..=u32::from(last)).contains(&u32::from(own.addr)) {
+        return Err((
+            format!("the range {first}-{last} contains the router's own address {}", own.addr),
+            "a client given it would take the gateway's address; start the range after it or end it before".into(),
+        ));
+    }
+    Ok((first, last))
+}
+
 /// `FIRST-LAST` as two addresses, in order.
 fn range_of(s: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
     let (a, b) = s.split_once('-')?;
@@ -68,56 +112,13 @@ impl Validator<'_> {
                 continue;
             };
             let net = own.network();
-            let range = range_of(r.range.get_ref());
-            let Some((first, last)) = range else {
-                self.err(
-                    sp(&r.range),
-                    format!("`{}` is not an address range", r.range.get_ref()),
-                    format!(
-                        "write FIRST-LAST inside {net}, e.g. \"{}\"",
-                        example_range(own)
-                    ),
-                );
-                continue;
-            };
-            let mut ok = true;
-            for (ip, which) in [(first, "first"), (last, "last")] {
-                if !net.contains(ip) {
-                    self.err(
-                        sp(&r.range),
-                        format!(
-                            "the range's {which} address {ip} is outside `{name}`'s network {net}"
-                        ),
-                        format!(
-                            "hand out addresses of {net}, e.g. \"{}\"",
-                            example_range(own)
-                        ),
-                    );
-                    ok = false;
-                } else if is_network_or_broadcast(own, ip) {
-                    self.err(
-                        sp(&r.range),
-                        format!("the range's {which} address {ip} is the network or broadcast address of {net}"),
-                        format!("hand out host addresses only, e.g. \"{}\"", example_range(own)),
-                    );
-                    ok = false;
+            let (first, last) = match range_problem(own, r.range.get_ref()) {
+                Ok(range) => range,
+                Err((message, hint)) => {
+                    self.err(sp(&r.range), message, hint);
+                    continue;
                 }
-            }
-            if ok && u32::from(first) > u32::from(last) {
-                self.err(
-                    sp(&r.range),
-                    format!("the range {first}-{last} runs backwards"),
-                    format!("write the lower address first: \"{last}-{first}\""),
-                );
-                ok = false;
-            }
-            if ok && (u32::from(first)..=u32::from(last)).contains(&u32::from(own.addr)) {
-                self.err(
-                    sp(&r.range),
-                    format!("the range {first}-{last} contains the router's own address {}", own.addr),
-                    "a client given it would take the gateway's address; start the range after it or end it before",
-                );
-            }
+            };
             let lease = self.int(
                 &r.lease,
                 i64::from(MIN_DHCP_LEASE),
