@@ -316,6 +316,10 @@ pub fn run_faults(
             list.push(reboot);
         }
     }
+    // Renumbering last: the offices stay on their new addresses.
+    for l in &site.plan.leases {
+        list.push(faults::Fault::LeaseChanged(l.office.clone()));
+    }
     let mut lines = Vec::new();
     for (i, f) in list.iter().enumerate() {
         progress(&format!("fault {}/{}: {}", i + 1, list.len(), f.describe()));

@@ -1,7 +1,9 @@
 //! The faults a rehearsal injects and times, the whole-site test checks
 //! recovery from and the benchmark measures: an office's ssh client
 //! killed, the concentrator's pppd of an office killed, an office's WAN
-//! cable pulled for a while, the concentrator power-cycled.
+//! cable pulled for a while, the concentrator power-cycled; and for an
+//! office whose WAN is DHCP, its ISP renumbering it (the internet host's
+//! udhcpd leases it another address).
 //!
 //! Every time is read from console lines (within [`super::watch::POLL`]) or
 //! from a ping's answer, counted from the moment the fault was injected:
@@ -17,7 +19,7 @@ use outpost_qemu::Machine;
 use super::boot::Running;
 use super::watch::{mark, watch, watch_until, Needle, Seen};
 use super::{peer_up, BOOT_TIMEOUT, CMD_TIMEOUT, TUNNEL_DOWN, TUNNEL_TIMEOUT, TUNNEL_UP};
-use outpost_core::site::rehearsal::host_name;
+use outpost_core::site::rehearsal::{host_name, RehearsedLease, INTERNET_HOST, REHEARSAL_LEASE_S};
 
 /// How long the office may take to notice a fault (a bound on failure,
 /// not a claim).
@@ -28,6 +30,15 @@ pub const LCP_ECHO_FAILED: &str = "No response to ";
 
 /// How long a WAN stays cut by default.
 pub const WAN_CUT: Duration = Duration::from_secs(30);
+
+/// How long a renumbered office may take to lose its old lease: two
+/// leases and some (renewals unanswered, rebinding, then expiry).
+pub const LEASE_TIMEOUT: Duration = Duration::from_secs(2 * REHEARSAL_LEASE_S as u64 + 30);
+
+/// outpostd's line when a DHCP lease ended.
+pub const LEASE_ENDED: &str = "DHCP lease ended";
+/// outpostd's line when a renewal brought another address.
+pub const ADDRESS_CHANGED: &str = "the WAN address changed";
 
 /// A fault, on the office it concerns.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +53,13 @@ pub enum Fault {
     /// The concentrator's QEMU killed and started again on the same links;
     /// recovery is timed on this office.
     ConcentratorRebooted(String),
+    /// A DHCP office's ISP leases it another address: the internet host's
+    /// fixed lease for its MAC moves to the plan's `renumbered` address
+    /// (its config edited, `outpostd reset`), so the office's renewals go
+    /// unanswered, its lease ends, and it is leased the new one. Recovery
+    /// includes its LAN's internet traffic arriving masqueraded as the new
+    /// address.
+    LeaseChanged(String),
 }
 
 impl Fault {
@@ -61,7 +79,8 @@ impl Fault {
             Fault::DbclientKilled(o)
             | Fault::PppdKilled(o)
             | Fault::WanCut(o, _)
-            | Fault::ConcentratorRebooted(o) => o,
+            | Fault::ConcentratorRebooted(o)
+            | Fault::LeaseChanged(o) => o,
         }
     }
 
@@ -72,6 +91,7 @@ impl Fault {
             Fault::PppdKilled(o) => format!("{o}: its pppd killed on the concentrator"),
             Fault::WanCut(o, d) => format!("{o}: WAN cut {} s", d.as_secs()),
             Fault::ConcentratorRebooted(_) => "concentrator rebooted".into(),
+            Fault::LeaseChanged(o) => format!("{o}: its ISP leases it another WAN address"),
         }
     }
 }
@@ -150,6 +170,31 @@ pub fn inject(site: &mut Running, fault: &Fault) -> Result<Recovery> {
             over = t.elapsed();
             detected?
         }
+        Fault::LeaseChanged(_) => {
+            let lease = lease_of(site, &office)?;
+            site.machine(INTERNET_HOST)?
+                .run_ok(
+                    &format!(
+                        "sed -i 's/^address = \"{}\"$/address = \"{}\"/' /etc/outpost.toml && outpostd reset",
+                        lease.address, lease.renumbered
+                    ),
+                    CMD_TIMEOUT,
+                )
+                .context("renumbering the office on the internet host")?;
+            let m = site.machine(&office)?;
+            let seen = watch_until(
+                &[
+                    Needle::new(m, o, LEASE_ENDED),
+                    Needle::new(m, o, ADDRESS_CHANGED),
+                ],
+                &[],
+                t,
+                LEASE_TIMEOUT,
+                |s| s.iter().any(Option::is_some),
+            )
+            .context("the office's old lease never ended")?;
+            earliest(&seen)?
+        }
         Fault::ConcentratorRebooted(_) => {
             // A restarted machine's console starts empty: offset 0 is its new boot.
             site.topology.restart(&head)?;
@@ -183,6 +228,10 @@ pub fn inject(site: &mut Running, fault: &Fault) -> Result<Recovery> {
     let tunnel_up = seen[0].at.max(seen[1].at);
     both_ways(site, &office)
         .with_context(|| format!("{}: both ways after recovery", fault.describe()))?;
+    if let Fault::LeaseChanged(_) = fault {
+        masqueraded_as(site, &office, lease_of(site, &office)?.renumbered)
+            .context("the LAN's internet traffic after renumbering")?;
+    }
     Ok(Recovery {
         detected,
         over,
@@ -191,6 +240,37 @@ pub fn inject(site: &mut Running, fault: &Fault) -> Result<Recovery> {
         reachable: t.elapsed(),
         up_line: seen[0].line.clone(),
     })
+}
+
+/// The rehearsal's lease of DHCP office `office`.
+fn lease_of(site: &Running, office: &str) -> Result<RehearsedLease> {
+    site.plan
+        .leases
+        .iter()
+        .find(|l| l.office == office)
+        .cloned()
+        .with_context(|| format!("{office}'s WAN is not DHCP in this rehearsal"))
+}
+
+/// The office's LAN → internet check of the plan, sent as packets, must
+/// arrive from `address` (masquerade follows the leased address).
+fn masqueraded_as(site: &Running, office: &str, address: std::net::Ipv4Addr) -> Result<()> {
+    let mut check = site
+        .plan
+        .checks
+        .iter()
+        .find(|c| c.from == host_name(office) && c.to == INTERNET_HOST && c.accept)
+        .cloned()
+        .with_context(|| format!("no internet check for {office}"))?;
+    check.seen_as = Some(address);
+    let seen = super::probe::run(site, &check, 7117)?;
+    anyhow::ensure!(
+        seen.as_expected(&check),
+        "{}: {}",
+        check.label,
+        seen.describe()
+    );
+    Ok(())
 }
 
 /// Both ways through `office`'s tunnel: its test host and the test host of
