@@ -160,6 +160,85 @@ fn fault_and_recovery(site: &mut Site, fault: Fault) {
     );
 }
 
+/// udhcpd's config for a server on the internet host's WAN offering `start`
+/// with `lease` seconds and `router`.
+fn bogus_udhcpd(start: &str, router: &str, lease: u32) -> String {
+    format!(
+        "interface eth0\nstart {start}\nend {start}\noption subnet 255.255.255.0\noption router {router}\noption lease {lease}\nlease_file /tmp/bogus.leases\npidfile /tmp/bogus.pid\n"
+    )
+}
+
+/// The ISP's real DHCP server replaced by one offering an address on the
+/// tunnel's network, then a zero lease: the office refuses each, says so
+/// on its console and in status, keeps asking (after its backoff) with its
+/// tunnel waiting; once the real server is back it is leased again and
+/// the tunnel returns.
+fn dhcp_nonsense_refused(site: &Site) {
+    let t = Instant::now();
+    let office = site.machine(OFFICE).unwrap();
+    let internet = site.machine(INTERNET_HOST).unwrap();
+    // The rehearsal's server off: its section is the config's last.
+    ok(
+        internet,
+        "cp /etc/outpost.toml /tmp/good.toml && sed -i '/^# The DHCP offices/,$d' /etc/outpost.toml && outpostd reset",
+    );
+    let rounds = [
+        (
+            bogus_udhcpd("10.0.0.50", "10.0.0.1", 60),
+            "refused: 10.0.0.50/24 lies on the tunnel network 10.0.0.0/24",
+        ),
+        (
+            bogus_udhcpd(OFFICE_WAN_IP, INTERNET_IP, 0),
+            "refused: a zero lease",
+        ),
+    ];
+    for (i, (conf, refusal)) in rounds.iter().enumerate() {
+        let from = mark(office);
+        ok(
+            internet,
+            &format!(
+                "printf '{}' > /tmp/bogus.conf && udhcpd /tmp/bogus.conf",
+                conf.replace('\n', "\\n")
+            ),
+        );
+        if i == 0 {
+            // A fresh start: the office forgets its lease and asks anew.
+            ok(office, "killall udhcpc");
+        }
+        // Refused, and asked again: refused a second time.
+        let first = wait_after(office, from, refusal, faults::LEASE_TIMEOUT)
+            .unwrap_or_else(|e| panic!("office never refused `{refusal}`: {e:#}"));
+        let text = office.console().transcript();
+        let after_first = text
+            .get(from..)
+            .and_then(|t| t.find(first.trim()))
+            .map_or(from, |i| from + i + first.trim().len());
+        wait_after(office, after_first, refusal, faults::LEASE_TIMEOUT)
+            .unwrap_or_else(|e| panic!("office did not ask again after `{refusal}`: {e:#}"));
+        let status = ok(office, "outpostd status");
+        assert!(
+            status.contains("dhcp client wan (eth1): no lease; last refused: ")
+                && status.contains(refusal)
+                && status.contains("tunnel: waiting for a DHCP lease"),
+            "office status after `{refusal}`:\n{status}"
+        );
+        ok(internet, "killall udhcpd");
+    }
+    let from = mark(office);
+    let head_from = mark(site.machine(CONCENTRATOR).unwrap());
+    ok(
+        internet,
+        "cp /tmp/good.toml /etc/outpost.toml && outpostd reset",
+    );
+    site.wait_tunnel(from, head_from)
+        .expect("the tunnel back once the real DHCP server is");
+    site.both_ways().expect("both ways after the real lease");
+    check(
+        "DHCP nonsense (an address on the tunnel network, a zero lease) refused, retried, the tunnel waiting; leased again once the server is sane",
+        t,
+    );
+}
+
 #[test]
 fn whole_site() {
     let t0 = Instant::now();
@@ -210,9 +289,49 @@ fn whole_site() {
         ok(office, "grep -E 'VmRSS|VmHWM' /proc/$(pidof outpostd)/status | tr -s ' \\t' ' ' | tr '\\n' ' '").trim(),
         ok(office, "free | awk '/^Mem:/{print \"free \" $4 \" kB, available \" $7 \" kB\"}'").trim()
     );
+    eprintln!(
+        "site: mem  office: udhcpc {}; udhcpd {}",
+        ok(
+            office,
+            "grep VmRSS /proc/$(pidof udhcpc)/status | tr -s ' \t' ' '"
+        )
+        .trim(),
+        ok(
+            office,
+            "grep VmRSS /proc/$(pidof udhcpd)/status | tr -s ' \t' ' '"
+        )
+        .trim()
+    );
     let lan = site.machine(LAN_HOST).unwrap();
     let private = site.machine(PRIVATE_HOST).unwrap();
     let internet = site.machine(INTERNET_HOST).unwrap();
+
+    // DHCP both sides of the office: its WAN leased by the ISP (the
+    // internet host's udhcpd), its LAN host leased by its own udhcpd.
+    let t = Instant::now();
+    let status = ok(office, "outpostd status");
+    let wan_lease = format!(
+        "dhcp client wan (eth1): lease {OFFICE_WAN_IP}/24 via {INTERNET_IP} from {INTERNET_IP}"
+    );
+    assert!(
+        status.contains(&wan_lease) && status.contains("expires in"),
+        "office status lacks `{wan_lease}, expires in`:\n{status}"
+    );
+    assert!(
+        status.contains("dhcp server lan (eth0): 192.168.1.10-192.168.1.99, lease 86400 s"),
+        "office status:\n{status}"
+    );
+    let host_status = ok(lan, "outpostd status");
+    assert!(
+        host_status.contains(&format!(
+            "dhcp client eth0 (eth0): lease {LAN_IP}/24 via 192.168.1.1 from 192.168.1.1"
+        )),
+        "{LAN_HOST} status:\n{host_status}"
+    );
+    check(
+        "DHCP: the office's WAN lease with its expiry, the LAN host leased by the office",
+        t,
+    );
 
     let t = Instant::now();
     site.both_ways().unwrap();
@@ -441,6 +560,11 @@ fn whole_site() {
     for fault in all_faults() {
         fault_and_recovery(&mut site, fault);
     }
+
+    // A DHCP server offering nonsense is refused and retried; then the ISP
+    // renumbers the office while its tunnel is up.
+    dhcp_nonsense_refused(&site);
+    fault_and_recovery(&mut site, Fault::LeaseChanged(OFFICE.into()));
 
     site.shutdown().unwrap();
     eprintln!(

@@ -610,6 +610,13 @@ fn host_config(
             "\n[[interface]]\ndevice = \"eth{i}\"\naddress = \"{a}\"\n"
         );
     }
+    if let Some(g) = gateway {
+        let _ = write!(s, "\n[[route]]\nto = \"default\"\nvia = \"{g}\"\n");
+    }
+    if forwards {
+        s.push_str("\n# The ISPs' routers between the WANs: everything is forwarded.\n[[firewall.allow]]\nfrom = \"0.0.0.0/0\"\nto = \"0.0.0.0/0\"\n");
+    }
+    // Last, so a test can cut it off at its comment line.
     if let (Some(first), Some(last)) = (
         leases.iter().map(|l| l.address).min(),
         leases.iter().map(|l| l.address).max(),
@@ -625,12 +632,6 @@ fn host_config(
                 l.mac, l.address
             );
         }
-    }
-    if let Some(g) = gateway {
-        let _ = write!(s, "\n[[route]]\nto = \"default\"\nvia = \"{g}\"\n");
-    }
-    if forwards {
-        s.push_str("\n# The ISPs' routers between the WANs: everything is forwarded.\n[[firewall.allow]]\nfrom = \"0.0.0.0/0\"\nto = \"0.0.0.0/0\"\n");
     }
     s
 }
