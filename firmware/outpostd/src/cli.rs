@@ -81,14 +81,15 @@ outpostd - the Outpost router agent
 Started by init (inittab: ::respawn:/sbin/outpostd), it mounts /proc, /sys,
 /dev and /tmp if needed, reads the config, sets the host name, brings up the
 interfaces with their static addresses, prints `outpostd: ready: ...` and
-keeps running. A config with errors is reported on the console and leaves
+keeps running: the tunnel, DHCP (udhcpc for an interface with dhcp = true,
+whose lease it judges and applies; udhcpd per [[dhcp_server]]). A config with errors is reported on the console and leaves
 the box in a safe console-only state (lo up, forwarding off); fix the file
 and send SIGHUP to try again.
 
 USAGE:
     outpostd [--config FILE]        run the agent (default)
     outpostd check-config FILE      check FILE like `mkoutpost check`; exit 1 on errors
-    outpostd status                 ask the running agent: interfaces, state, last errors
+    outpostd status                 ask the running agent: interfaces, DHCP leases, tunnel, last errors
     outpostd check                  ask it to re-validate its config file (applies nothing)
     outpostd reset                  ask it to re-read the config and apply it (as SIGHUP)
     outpostd log                    print its in-RAM log (the last 64 lines, pppd's too)
