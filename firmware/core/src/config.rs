@@ -140,6 +140,9 @@ pub struct System {
     pub console: String,
     /// Log level (default [`DEFAULT_LOG_LEVEL`]).
     pub log_level: LogLevel,
+    /// DNS servers of the router itself (`[system] dns`); none: the DHCP
+    /// lease's, if any.
+    pub dns: Vec<Ipv4Addr>,
 }
 
 /// One `[[interface]]` entry.
@@ -211,11 +214,31 @@ pub enum KeySource {
     File(String),
 }
 
+/// Where an office finds the concentrator: its WAN address, or a host
+/// name resolved at each (re)connect through the router's DNS servers
+/// (`[system] dns`, else the DHCP lease's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConcentratorHost {
+    /// A fixed address.
+    Address(Ipv4Addr),
+    /// A DNS name.
+    Name(String),
+}
+
+impl fmt::Display for ConcentratorHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConcentratorHost::Address(a) => write!(f, "{a}"),
+            ConcentratorHost::Name(n) => f.write_str(n),
+        }
+    }
+}
+
 /// `[tunnel]`: an office's pppd-over-ssh link to the concentrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {
-    /// The concentrator's WAN address.
-    pub concentrator: Ipv4Addr,
+    /// The concentrator's WAN address or host name.
+    pub concentrator: ConcentratorHost,
     /// Its ssh port (default [`DEFAULT_SSH_PORT`]).
     pub port: u16,
     /// The account on the concentrator (its `[[peer]] name`).

@@ -58,6 +58,9 @@ pub struct RawSystem {
     /// error | warn | info | debug | trace.
     #[serde(default)]
     pub log_level: Option<Spanned<LogLevel>>,
+    /// The router's DNS servers.
+    #[serde(default)]
+    pub dns: Vec<S>,
 }
 
 /// `[[interface]]`.

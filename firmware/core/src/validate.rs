@@ -16,7 +16,9 @@ use crate::net::{Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
 
 mod dhcp;
+mod host;
 pub use dhcp::range_problem;
+pub use host::is_dns_name;
 
 /// Why [`parse_and_validate`] failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +208,9 @@ impl Validator<'_> {
             .concentrator
             .as_ref()
             .map(|c| self.concentrator(c, &interfaces));
+        if let (Some(t), Some(rt)) = (&tunnel, &raw.tunnel) {
+            self.name_needs_dns(t, &rt.get_ref().concentrator, &system, &interfaces);
+        }
         let peers = self.peers(&raw.peers, concentrator.as_ref(), &interfaces);
         self.role_sections(raw, system.role);
         let dhcp_servers = self.dhcp_servers(&raw.dhcp_servers, &interfaces);
@@ -242,10 +247,16 @@ impl Validator<'_> {
             }
             c.get_ref().clone()
         });
+        let dns = r
+            .dns
+            .iter()
+            .filter_map(|d| self.addr(d, "system.dns"))
+            .collect();
         System {
             hostname,
             role: *r.role.get_ref(),
             console,
+            dns,
             log_level: r
                 .log_level
                 .as_ref()
@@ -447,9 +458,7 @@ impl Validator<'_> {
     fn tunnel(&mut self, t: &Spanned<RawTunnel>, ifs: &[Interface]) -> Tunnel {
         let r = t.get_ref();
         let names: Vec<String> = ifs.iter().map(|i| i.name.clone()).collect();
-        let concentrator = self
-            .addr(&r.concentrator, "tunnel.concentrator")
-            .unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let concentrator = self.concentrator_host(&r.concentrator);
         let port = self.int(&r.port, 1, 65535, DEFAULT_SSH_PORT.into(), "port") as u16;
         if !is_account(r.account.get_ref()) {
             self.err(sp(&r.account), format!("`{}` is not a valid account name", r.account.get_ref()), "use the peer's name on the concentrator: lower-case letters, digits, `-`, at most 11 characters");
@@ -474,8 +483,10 @@ impl Validator<'_> {
             let Some(net) = self.net(n, "tunnel network") else {
                 continue;
             };
-            if net.contains(concentrator) {
-                self.err(sp(n), format!("tunnel network {net} contains the concentrator's own address {concentrator}"), "the ssh connection that carries the tunnel would be routed into the tunnel itself and die (seed ch. 6, 1.4); narrow this network so it excludes the concentrator's WAN address");
+            if let ConcentratorHost::Address(concentrator) = &concentrator {
+                if net.contains(*concentrator) {
+                    self.err(sp(n), format!("tunnel network {net} contains the concentrator's own address {concentrator}"), "the ssh connection that carries the tunnel would be routed into the tunnel itself and die (seed ch. 6, 1.4); narrow this network so it excludes the concentrator's WAN address");
+                }
             }
             if let Some(o) = networks.iter().find(|o| o.overlaps(&net)) {
                 self.err(

@@ -70,9 +70,10 @@ fn default_route(dev: &str, router: Ipv4Addr) -> Route<'_> {
 }
 
 /// Writes the DNS servers for the router itself (atomically: a resolver
-/// reading meanwhile sees the old file or the new).
+/// reading meanwhile sees the old file or the new): the DHCP lease's, or
+/// `[system] dns`.
 pub fn write_resolv_conf(dns: &[Ipv4Addr]) -> std::io::Result<()> {
-    let mut text = String::from("# Written by outpostd from the DHCP lease.\n");
+    let mut text = String::from("# Written by outpostd ([system] dns, else the DHCP lease's).\n");
     for d in dns {
         text.push_str(&format!("nameserver {d}\n"));
     }
@@ -91,6 +92,7 @@ impl DhcpClient {
         );
         let spec = Spec {
             argv: plan.argv.clone(),
+            prepare: None,
             kind: Kind::Daemon {
                 name: "udhcpc".into(),
                 listens: false,
@@ -222,7 +224,7 @@ impl DhcpClient {
                 error!("{e}");
             }
         }
-        if old.as_ref().map(|o| &o.dns) != Some(&lease.dns) {
+        if self.plan.dns_from_lease && old.as_ref().map(|o| &o.dns) != Some(&lease.dns) {
             if let Err(e) = write_resolv_conf(&lease.dns) {
                 error!("writing {RESOLV_CONF}: {e}");
             }
@@ -267,8 +269,10 @@ impl DhcpClient {
                 Err(e) => error!("{dev}: {e}"),
             }
         }
-        if let Err(e) = write_resolv_conf(&[]) {
-            error!("writing {RESOLV_CONF}: {e}");
+        if self.plan.dns_from_lease {
+            if let Err(e) = write_resolv_conf(&[]) {
+                error!("writing {RESOLV_CONF}: {e}");
+            }
         }
     }
 
@@ -320,6 +324,7 @@ fn start_server(plan: &DhcpServerPlan, conf: &str) -> std::io::Result<Supervisor
     std::fs::rename(&tmp, &plan.conf_path)?;
     let spec = Spec {
         argv: plan.argv.clone(),
+        prepare: None,
         kind: Kind::Daemon {
             name: "udhcpd".into(),
             listens: false,

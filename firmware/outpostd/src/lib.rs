@@ -4,7 +4,7 @@
 //! ([`netlink`] and [`nftables`] over the shared netlink code in [`nl`],
 //! [`system`], [`mounts`]), applying a config through them
 //! ([`apply`]), config loading shared with the host ([`check`]), the control
-//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), DHCP client and servers ([`dhcp`], udhcpc's script [`dhcp_hook`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
+//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), DHCP client and servers ([`dhcp`], udhcpc's script [`dhcp_hook`]), the concentrator by name ([`resolve`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
 
 pub mod apply;
 pub mod check;
@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod netlink;
 pub mod nftables;
 pub mod nl;
+pub mod resolve;
 pub mod save;
 pub mod supervisor;
 pub mod system;

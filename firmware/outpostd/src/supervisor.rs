@@ -59,11 +59,17 @@ pub enum Kind {
     },
 }
 
+/// Work done before each start, off the event loop (it may block: a DNS
+/// lookup): the argv to run, or why not to start now.
+pub type Prepare = Arc<dyn Fn() -> Result<Vec<String>, String> + Send + Sync>;
+
 /// What to supervise.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Spec {
     /// The child's argv (`argv[0]` looked up in `PATH`).
     pub argv: Vec<String>,
+    /// If set, run before each start; its argv replaces `argv`.
+    pub prepare: Option<Prepare>,
     /// What it is.
     pub kind: Kind,
     /// Restart pacing.
@@ -353,18 +359,25 @@ impl Edge {
     /// Carries out one action; a failed spawn comes back as the event it means.
     async fn act(&mut self, action: Action) -> Option<Event> {
         match action {
-            Action::Spawn => match self.spawn() {
-                Ok(child) => {
-                    self.child = Some(child);
-                    if let Kind::Daemon { listens: true, .. } = self.spec.kind {
-                        self.probe = Some((tokio::time::Instant::now() + PROBE_FIRST, PROBE_FIRST));
+            Action::Spawn => match self.prepared().await {
+                Err(reason) => {
+                    error!("{}", reason);
+                    Some(Event::SpawnRefused(reason))
+                }
+                Ok(argv) => match self.spawn(&argv) {
+                    Ok(child) => {
+                        self.child = Some(child);
+                        if let Kind::Daemon { listens: true, .. } = self.spec.kind {
+                            self.probe =
+                                Some((tokio::time::Instant::now() + PROBE_FIRST, PROBE_FIRST));
+                        }
+                        None
                     }
-                    None
-                }
-                Err(e) => {
-                    error!("cannot start {}: {e}", self.name());
-                    Some(Event::Exited(Exit::SpawnFailed))
-                }
+                    Err(e) => {
+                        error!("cannot start {}: {e}", self.name());
+                        Some(Event::Exited(Exit::SpawnFailed))
+                    }
+                },
             },
             Action::Kill => {
                 self.probe = None;
@@ -396,8 +409,20 @@ impl Edge {
         }
     }
 
-    fn spawn(&self) -> std::io::Result<Child> {
-        let Some((prog, args)) = self.spec.argv.split_first() else {
+    /// The argv for this start: the spec's, or what its `prepare` makes
+    /// of it (on a blocking thread: a DNS lookup must not stall the agent).
+    async fn prepared(&self) -> Result<Vec<String>, String> {
+        let Some(prepare) = self.spec.prepare.clone() else {
+            return Ok(self.spec.argv.clone());
+        };
+        match tokio::task::spawn_blocking(move || prepare()).await {
+            Ok(r) => r,
+            Err(e) => Err(format!("preparing {}: {e}", self.name())),
+        }
+    }
+
+    fn spawn(&self, argv: &[String]) -> std::io::Result<Child> {
+        let Some((prog, args)) = argv.split_first() else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "empty command line",
@@ -508,6 +533,7 @@ mod tests {
                 "echo Connect: vpn0; echo 'dbclient: refused' >&2; printf partial; sleep 1000"
                     .into(),
             ],
+            prepare: None,
             kind: Kind::Daemon {
                 name: "pppd".into(),
                 listens: false,

@@ -159,6 +159,7 @@ fn a_thousand_restarts_leak_nothing_and_stop_leaves_no_child_or_route() {
         );
         let spec = Spec {
             argv: vec![fake.display().to_string(), up.display().to_string()],
+            prepare: None,
             kind: Kind::Tunnel { routes: routes() },
             policy: Policy {
                 initial: 1,
@@ -221,6 +222,7 @@ fn link_up_installs_routes_and_stop_kills_the_whole_group() {
         );
         let spec = Spec {
             argv: vec![fake.display().to_string(), up.display().to_string()],
+            prepare: None,
             kind: Kind::Tunnel { routes: routes() },
             policy: Policy::DEFAULT,
             output: Output::Discard,
@@ -294,6 +296,7 @@ fn a_listening_server_is_serving_and_its_exit_is_said_as_its_own() {
             "fake_server".into(),
             "--test-threads=1".into(),
         ],
+        prepare: None,
         kind: Kind::Daemon {
             name: "dropbear".into(),
             listens: true,

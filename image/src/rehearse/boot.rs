@@ -16,6 +16,13 @@ use super::{peer_up, Built, BOOT_TIMEOUT, CMD_TIMEOUT, TUNNEL_TIMEOUT, TUNNEL_UP
 use crate::media::Format;
 use crate::site::Boot;
 
+/// Writes busybox dnsd's table of `records` and starts it (daemonized):
+/// the rehearsal's DNS server for the concentrator's name.
+pub fn dnsd_command(records: &[(String, std::net::Ipv4Addr)]) -> String {
+    let table: String = records.iter().map(|(n, a)| format!("{n} {a}\\n")).collect();
+    format!("printf '{table}' > /etc/dnsd.conf && dnsd -d -c /etc/dnsd.conf")
+}
+
 /// What a guest's outpostd prints once a DHCP lease is applied.
 pub const DHCP_LEASE: &str = "DHCP lease";
 
@@ -132,10 +139,15 @@ impl Running {
                 extra,
                 forwards,
                 dhcp,
+                dns_records,
                 ..
             } = &g.kind
             {
                 let m = self.machine(&g.name)?;
+                if !dns_records.is_empty() {
+                    m.run_ok(&dnsd_command(dns_records), CMD_TIMEOUT)
+                        .with_context(|| format!("{}: starting dnsd", g.name))?;
+                }
                 if *dhcp {
                     // Its router's DHCP server may start after it asked.
                     watch(

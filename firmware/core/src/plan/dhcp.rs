@@ -40,6 +40,9 @@ pub struct DhcpClientPlan {
     /// networks and every other interface's network. A lease there would
     /// route the tunnel's own ssh connection into the tunnel, or hide a LAN.
     pub guard: Vec<(Ipv4Net, String)>,
+    /// Whether the lease's DNS servers become the router's (no `[system]
+    /// dns` is configured).
+    pub dns_from_lease: bool,
 }
 
 /// A DHCP server (udhcpd) on one interface.
@@ -107,6 +110,7 @@ pub fn dhcp_plan(config: &Config) -> DhcpPlan {
             device: i.device.clone(),
             argv,
             guard,
+            dns_from_lease: config.system.dns.is_empty(),
         }
     });
     let servers = config

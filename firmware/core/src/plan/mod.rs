@@ -28,6 +28,9 @@ pub struct Plan {
     pub concentrator: Option<ConcentratorPlan>,
     /// The DHCP client and servers.
     pub dhcp: DhcpPlan,
+    /// The router's own DNS servers (`[system] dns`), written to
+    /// `/etc/resolv.conf`; none: the DHCP lease's.
+    pub dns: Vec<Ipv4Addr>,
 }
 
 /// One interface's settings.
@@ -83,6 +86,10 @@ pub struct OfficePlan {
     /// Routes through the tunnel: install when the link is up (IPCP up),
     /// remove when it goes down. `dev` is [`OfficePlan::ifname`].
     pub link_routes: Vec<RoutePlan>,
+    /// The concentrator's host name when the config gives one: resolved at
+    /// each (re)connect, judged ([`OfficePlan::judge_concentrator`]) and
+    /// dialled by address ([`OfficePlan::at_address`]).
+    pub concentrator_name: Option<String>,
 }
 
 /// A concentrator: the ssh server and one account per peer.
@@ -139,7 +146,7 @@ pub use dhcp::{
     RESOLV_CONF, UDHCPC_SCRIPT, UDHCPD_DIR,
 };
 pub use firewall::ruleset;
-pub use office::{OFFICE_IFNAME, OFFICE_IPPARAM, OFFICE_SSH_HOME};
+pub use office::{ConcentratorRefused, OFFICE_IFNAME, OFFICE_IPPARAM, OFFICE_SSH_HOME};
 
 use crate::config::{Config, KeySource, Role};
 
@@ -267,6 +274,7 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
         office,
         concentrator,
         dhcp: dhcp_plan(config),
+        dns: config.system.dns.clone(),
     })
 }
 

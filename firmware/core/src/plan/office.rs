@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use crate::config::Tunnel;
+use std::net::Ipv4Addr;
+
+use crate::config::{ConcentratorHost, Tunnel};
 use crate::keys::PublicKey;
 use crate::plan::{shell_quote, OfficePlan, RoutePlan, PPP_IP_DOWN, PPP_IP_UP};
 
@@ -81,5 +83,57 @@ pub fn office_plan(tunnel: &Tunnel, host_key: &PublicKey, config_dir: &Path) -> 
                 dev: Some(OFFICE_IFNAME.into()),
             })
             .collect(),
+        concentrator_name: match &tunnel.concentrator {
+            ConcentratorHost::Name(n) => Some(n.clone()),
+            ConcentratorHost::Address(_) => None,
+        },
+    }
+}
+
+/// Why a resolved concentrator address is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} resolves to {addr}, inside the tunnel network {net}: the ssh connection that carries the tunnel would be routed into the tunnel itself (seed ch. 6, 1.4); fix the name's DNS record or narrow the tunnel's networks")]
+pub struct ConcentratorRefused {
+    /// The name.
+    pub name: String,
+    /// What it resolved to.
+    pub addr: Ipv4Addr,
+    /// The tunnel network it lies in.
+    pub net: crate::net::Ipv4Net,
+}
+
+impl OfficePlan {
+    /// Refuses an address the concentrator's name resolved to when it
+    /// lies on a tunnel network, as validation refuses such an address
+    /// written in the config.
+    pub fn judge_concentrator(
+        &self,
+        name: &str,
+        addr: Ipv4Addr,
+    ) -> Result<(), ConcentratorRefused> {
+        match self.link_routes.iter().find(|r| r.dst.contains(addr)) {
+            Some(r) => Err(ConcentratorRefused {
+                name: name.to_string(),
+                addr,
+                net: r.dst,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// This plan with the concentrator at `addr` (its name resolved):
+    /// dbclient dials the address, and the pinned key is the address's in
+    /// known_hosts (dbclient looks a host up by what it dials).
+    pub fn at_address(&self, addr: Ipv4Addr) -> OfficePlan {
+        let mut p = self.clone();
+        if let Some(pty) = p.pppd_argv.get_mut(2) {
+            if let Some((dial, _)) = pty.rsplit_once('@') {
+                *pty = format!("{dial}@{addr}");
+            }
+        }
+        if let Some((_, key)) = p.known_hosts.split_once(' ') {
+            p.known_hosts = format!("{addr} {key}");
+        }
+        p
     }
 }

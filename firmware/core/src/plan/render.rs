@@ -23,6 +23,10 @@ pub fn render_text(p: &Plan) -> String {
     for r in &p.routes {
         let _ = writeln!(s, "route {} via {:?} dev {:?}", r.dst, r.via, r.dev);
     }
+    if !p.dns.is_empty() {
+        let d: Vec<String> = p.dns.iter().map(ToString::to_string).collect();
+        let _ = writeln!(s, "dns {}", d.join(" "));
+    }
     for c in &p.sysctls {
         let _ = writeln!(s, "sysctl {} = {}", c.key, c.value);
     }
@@ -62,6 +66,12 @@ pub fn render_text(p: &Plan) -> String {
         );
         for r in &o.link_routes {
             let _ = writeln!(s, "link route {} dev {:?}", r.dst, r.dev);
+        }
+        if let Some(n) = &o.concentrator_name {
+            let _ = writeln!(
+                s,
+                "concentrator {n}: resolved at each connect, refused inside a link route"
+            );
         }
     }
     if let Some(c) = &p.concentrator {

@@ -468,7 +468,11 @@ fn render_office(site: &Site, i: usize, keys: &PublicKeys) -> Result<RenderedRou
     let _ = write!(
         s,
         "\n# The tunnel: pppd over ssh to the concentrator, whose host key is pinned\n# here (never trusted on first use); these networks are routed into it.\n[tunnel]\nconcentrator = {}\naccount = {}\nidentity = {}\nhost_key = {}\nnetworks = {}\nvia = \"wan\"\n",
-        q(&h.wan.address.addr.to_string()),
+        // By name where the lease brings DNS servers to look it up with.
+        q(&match (&h.dns_name, &o.wan) {
+            (Some(n), OfficeWan::Dhcp { .. }) => n.clone(),
+            _ => h.wan.address.addr.to_string(),
+        }),
         q(&o.name),
         q(&own_key(&o.name)),
         q(&key_of(keys, &h.name)?.to_string()),

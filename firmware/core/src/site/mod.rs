@@ -169,6 +169,10 @@ pub struct Head {
     pub networks: Vec<HeadNetwork>,
     /// Its end of every tunnel.
     pub tunnel_address: Ipv4Addr,
+    /// Its DNS name (`dns_name`): offices whose WAN is DHCP dial it by
+    /// name, resolved through their lease's DNS servers at each connect;
+    /// static offices know no DNS server and dial its address.
+    pub dns_name: Option<String>,
     /// Its private key file, relative to the site file's directory.
     pub key: String,
     /// Image settings.

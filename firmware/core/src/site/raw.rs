@@ -96,6 +96,9 @@ pub struct RawHead {
     /// Its end of every tunnel (default: the pool's first address).
     #[serde(default)]
     pub tunnel_address: Option<S>,
+    /// Its DNS name: DHCP offices dial it by name.
+    #[serde(default)]
+    pub dns_name: Option<S>,
     /// Its private key file, relative to the site file.
     #[serde(default)]
     pub key: Option<S>,

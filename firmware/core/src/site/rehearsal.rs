@@ -92,6 +92,10 @@ pub enum GuestKind {
         /// Takes its address by DHCP (a LAN with a DHCP range): `address`
         /// is the range's first, which the only client there is given.
         dhcp: bool,
+        /// Names it answers for as a DNS server (busybox dnsd, started at
+        /// its console once it is up): the internet host, for the
+        /// concentrator's `dns_name`.
+        dns_records: Vec<(String, Ipv4Addr)>,
     },
     /// A home user's PC, stood in for by an Outpost office image with one
     /// interface whose tunnel dials the concentrator with the user's key.
@@ -332,7 +336,7 @@ impl Site {
             let name = host_name(&n.name);
             let nic = plug(&mut segments, &n.segment, n.net, "eth0");
             let config = match n.dhcp {
-                Some(_) => host_config(&name, &[], None, false, &[]),
+                Some(_) => host_config(&name, &[], None, false, &[], None),
                 None => host_config(
                     &name,
                     &[Ipv4Cidr {
@@ -342,6 +346,7 @@ impl Site {
                     Some(n.router),
                     false,
                     &[],
+                    None,
                 ),
             };
             guests.push(Guest {
@@ -349,6 +354,7 @@ impl Site {
                 kind: GuestKind::Host {
                     config,
                     dhcp: n.dhcp.is_some(),
+                    dns_records: Vec::new(),
                     address: ip,
                     extra: wanted[1..]
                         .iter()
@@ -423,11 +429,23 @@ impl Site {
         guests.push(Guest {
             name: INTERNET_HOST.into(),
             kind: GuestKind::Host {
-                config: host_config(INTERNET_HOST, &wan_addrs, None, wans.len() > 1, &leases),
+                config: host_config(
+                    INTERNET_HOST,
+                    &wan_addrs,
+                    None,
+                    wans.len() > 1,
+                    &leases,
+                    h.dns_name.as_ref().map(|_| inet_ip),
+                ),
                 address: inet_ip,
                 extra: Vec::new(),
                 forwards: wans.len() > 1,
                 dhcp: false,
+                dns_records: h
+                    .dns_name
+                    .iter()
+                    .map(|n| (n.clone(), h.wan.address.addr))
+                    .collect(),
             },
             nics: inet_nics,
             memory_mib: DEFAULT_MEMORY_MIB,
@@ -590,13 +608,15 @@ fn free_host(net: Ipv4Net, offset: u32, taken: &dyn Fn(Ipv4Addr) -> bool) -> Opt
 /// default route; the internet between several WANs forwards everything
 /// (the ISPs' routers; its console switches `ip_forward` on, which a
 /// host's plan keeps off), and leases the DHCP offices their WAN addresses
-/// on its first interface (the head's WAN).
+/// on its first interface (the head's WAN), naming `dns` as their DNS
+/// server when it answers for the concentrator's name.
 fn host_config(
     name: &str,
     addrs: &[Ipv4Cidr],
     gateway: Option<Ipv4Addr>,
     forwards: bool,
     leases: &[RehearsedLease],
+    dns: Option<Ipv4Addr>,
 ) -> String {
     let mut s = format!(
         "# {name}: a test host of the rehearsal (mkoutpost site rehearse).\n\n[system]\nhostname = \"{name}\"\nrole = \"host\"\n"
@@ -625,6 +645,9 @@ fn host_config(
             s,
             "\n# The DHCP offices' ISP: a fixed WAN address each, by MAC.\n[[dhcp_server]]\ninterface = \"eth0\"\nrange = \"{first}-{last}\"\nlease = {REHEARSAL_LEASE_S}\n"
         );
+        if let Some(d) = dns {
+            let _ = writeln!(s, "dns = [\"{d}\"]");
+        }
         for l in leases {
             let _ = write!(
                 s,

@@ -512,11 +512,25 @@ impl V<'_> {
             hm.tunnel_address = assigned.next().unwrap_or(Ipv4Addr::UNSPECIFIED);
         }
 
+        let dns_name = h.dns_name.as_ref().and_then(|d| {
+            let n = d.get_ref().trim().to_ascii_lowercase();
+            if crate::validate::is_dns_name(&n) {
+                Some(n)
+            } else {
+                self.err(
+                    d.span(),
+                    format!("dns_name `{n}` is not a DNS name"),
+                    "write the concentrator's name as offices' DNS servers know it, e.g. vpn.example.com",
+                );
+                None
+            }
+        });
         let head = Head {
             name: head_name,
             wan: head_wan,
             networks,
             tunnel_address: head_tunnel,
+            dns_name,
             key: head_key,
             build: head_build,
             span: raw.head.span(),

@@ -187,6 +187,10 @@ pub enum Event {
     /// server answering): kill it and retry after the backoff, as after a
     /// failure, saying this reason instead of how it exited.
     Refuse(String),
+    /// The child could not be started for this reason (the concentrator's
+    /// name did not resolve, or resolved onto a tunnel network): retried
+    /// after the backoff like a failed start, saying why.
+    SpawnRefused(String),
     /// Stop supervising: kill, remove routes, stay idle.
     Stop,
 }
@@ -451,6 +455,12 @@ impl Machine {
                     self.refused = Some(reason);
                 }
             }
+            Event::SpawnRefused(reason) => {
+                if self.child {
+                    self.refused = Some(reason);
+                    return self.on(now, Event::Exited(Exit::SpawnFailed), random);
+                }
+            }
             Event::Stop => {
                 if let State::Up { .. } = self.state {
                     out.push(Action::RemoveRoutes);
@@ -522,6 +532,27 @@ mod tests {
         );
         // Nothing to refuse while no child runs.
         assert_eq!(m.on(1_100, Event::Refuse("x".into()), 0), []);
+    }
+
+    #[test]
+    fn a_start_refused_backs_off_saying_why() {
+        let mut m = Machine::new(P, Program::Pppd);
+        m.on(0, Event::Start, 0);
+        let acts = m.on(
+            5,
+            Event::SpawnRefused("vpn.example.com does not resolve".into()),
+            0,
+        );
+        assert_eq!(
+            acts,
+            [Action::AnnounceDown {
+                reason: "vpn.example.com does not resolve".into(),
+                retry_in: 750
+            }]
+        );
+        assert!(matches!(m.state(), State::Backoff { .. }));
+        assert_eq!(m.last_down(), Some("vpn.example.com does not resolve"));
+        assert_eq!(m.on(800, Event::Timer, 0), [Action::Spawn]);
     }
 
     #[test]

@@ -73,6 +73,11 @@ impl Roles {
                 error!("writing udhcpc's script: {e}");
             }
         }
+        if !plan.dns.is_empty() {
+            if let Err(e) = crate::dhcp::write_resolv_conf(&plan.dns) {
+                error!("writing the DNS servers: {e}");
+            }
+        }
         self.apply_dhcp_client(plan.dhcp.client.as_ref()).await;
         self.apply_office(plan.office.as_ref()).await;
         let wan_dns = self.wan_dns();
@@ -172,12 +177,25 @@ impl Roles {
     }
 
     fn start_tunnel(&mut self, office: &OfficePlan) {
-        if let Err(e) = write_known_hosts(office) {
-            error!("writing {}: {e}", office.known_hosts_path);
-        }
+        // By name: looked up, judged and pinned at each start instead.
+        let prepare: Option<crate::supervisor::Prepare> = match &office.concentrator_name {
+            Some(name) => {
+                let (office, name) = (office.clone(), name.clone());
+                Some(std::sync::Arc::new(move || {
+                    crate::resolve::prepare_tunnel(&office, &name)
+                }))
+            }
+            None => {
+                if let Err(e) = write_known_hosts(office) {
+                    error!("writing {}: {e}", office.known_hosts_path);
+                }
+                None
+            }
+        };
         let nl = self.netlink();
         let spec = Spec {
             argv: office.pppd_argv.clone(),
+            prepare,
             kind: Kind::Tunnel {
                 routes: office.link_routes.clone(),
             },
@@ -211,6 +229,7 @@ impl Roles {
         self.peers = Some(Peers::new(c));
         let spec = Spec {
             argv: c.dropbear_argv.clone(),
+            prepare: None,
             kind: Kind::Daemon {
                 name: "dropbear".into(),
                 listens: true,
