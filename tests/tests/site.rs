@@ -14,8 +14,8 @@ use mkoutpost::rehearse::{self, report};
 use outpost_qemu::Machine;
 use outpost_tests::faults::{self, Fault};
 use outpost_tests::site::{
-    all_faults, mark, ping_until, wait_after, Site, CONCENTRATOR, INTERNET_HOST, INTERNET_IP,
-    LAN_HOST, LAN_IP, OFFICE, OFFICE_WAN_IP, PRIVATE_HOST, PRIVATE_IP,
+    all_faults, mark, ping_until, wait_after, Site, CONCENTRATOR, CONCENTRATOR_WAN_IP,
+    INTERNET_HOST, INTERNET_IP, LAN_HOST, LAN_IP, OFFICE, OFFICE_WAN_IP, PRIVATE_HOST, PRIVATE_IP,
 };
 use outpost_tests::transfer::{self, wait_listening};
 use outpost_tests::{workdir, CMD_TIMEOUT};
@@ -235,6 +235,55 @@ fn dhcp_nonsense_refused(site: &Site) {
     site.both_ways().expect("both ways after the real lease");
     check(
         "DHCP nonsense (an address on the tunnel network, a zero lease) refused, retried, the tunnel waiting; leased again once the server is sane",
+        t,
+    );
+}
+
+/// The concentrator's name (looked up at each connect through the lease's
+/// DNS server, the internet host's dnsd) made to resolve inside the tunnel
+/// network: the office refuses it at its next connect, says so, and
+/// retries; with the record fixed the tunnel returns.
+fn concentrator_name_refused_on_a_tunnel_network(site: &Site) {
+    let t = Instant::now();
+    let office = site.machine(OFFICE).unwrap();
+    let internet = site.machine(INTERNET_HOST).unwrap();
+    let name = "vpn.example.com";
+    assert!(
+        office.console().transcript().contains(&format!(
+            "outpostd: the concentrator {name} is {CONCENTRATOR_WAN_IP}"
+        )),
+        "the office never looked the concentrator's name up"
+    );
+    let dnsd = |addr: &str| {
+        let records = [(name.to_string(), addr.parse().unwrap())];
+        ok(
+            internet,
+            &format!(
+                "killall dnsd; {}",
+                mkoutpost::rehearse::boot::dnsd_command(&records)
+            ),
+        );
+    };
+    dnsd("10.0.0.5");
+    let from = mark(office);
+    ok(office, "killall dbclient");
+    let refusal =
+        format!("refused: {name} resolves to 10.0.0.5, inside the tunnel network 10.0.0.0/24");
+    wait_after(office, from, &refusal, faults::DETECT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("office never refused `{refusal}`: {e:#}"));
+    let status = ok(office, "outpostd status");
+    assert!(
+        status.contains(&format!("last down: {refusal}")),
+        "office status:\n{status}"
+    );
+    let from = mark(office);
+    let head_from = mark(site.machine(CONCENTRATOR).unwrap());
+    dnsd(CONCENTRATOR_WAN_IP);
+    site.wait_tunnel(from, head_from)
+        .expect("the tunnel back once the name resolves sanely");
+    site.both_ways().expect("both ways after the name is fixed");
+    check(
+        "concentrator by name: looked up through the lease's DNS server; an answer inside the tunnel network refused, retried",
         t,
     );
 }
@@ -564,6 +613,7 @@ fn whole_site() {
     // A DHCP server offering nonsense is refused and retried; then the ISP
     // renumbers the office while its tunnel is up.
     dhcp_nonsense_refused(&site);
+    concentrator_name_refused_on_a_tunnel_network(&site);
     fault_and_recovery(&mut site, Fault::LeaseChanged(OFFICE.into()));
 
     site.shutdown().unwrap();

@@ -109,10 +109,10 @@ fn the_demo_site_is_the_hand_wired_five_guests() {
             "private → office1 host-private->host-office1:192.168.1.10 accept",
             "office1 → private host-office1->host-private:10.0.0.10 accept",
             "office1 → internet host-office1->internet:172.16.0.100 accept",
-            "office1 → private host-office1->host-private:10.0.0.10 accept (line 33)",
-            "office1 → 10.0.0.10 host-office1->host-private:10.0.0.10 accept (line 33)",
-            "office1 → internet host-office1->internet:172.16.0.100 accept (line 33)",
-            "private → office1 host-private->host-office1:192.168.1.10 accept (line 37)",
+            "office1 → private host-office1->host-private:10.0.0.10 accept (line 36)",
+            "office1 → 10.0.0.10 host-office1->host-private:10.0.0.10 accept (line 36)",
+            "office1 → internet host-office1->internet:172.16.0.100 accept (line 36)",
+            "private → office1 host-private->host-office1:192.168.1.10 accept (line 40)",
         ]
     );
     let inet = p.checks.iter().find(|c| c.to == INTERNET_HOST).unwrap();
@@ -142,7 +142,7 @@ fn the_demo_site_is_the_hand_wired_five_guests() {
     };
     assert!(
         config.contains(&format!(
-            "[[dhcp_server]]\ninterface = \"eth0\"\nrange = \"172.16.0.2-172.16.0.2\"\nlease = 60\n\n[[dhcp_server.static]]\nmac = \"{}\"\naddress = \"172.16.0.2\"\n",
+            "[[dhcp_server]]\ninterface = \"eth0\"\nrange = \"172.16.0.2-172.16.0.2\"\nlease = 60\ndns = [\"172.16.0.100\"]\n\n[[dhcp_server.static]]\nmac = \"{}\"\naddress = \"172.16.0.2\"\n",
             l.mac
         )),
         "{config}"
@@ -152,6 +152,22 @@ fn the_demo_site_is_the_hand_wired_five_guests() {
         panic!()
     };
     assert!(*dhcp && config.contains("dhcp = true"), "{config}");
+    // The concentrator's name: the internet host answers for it and hands
+    // itself out as the DNS server.
+    let inet = p.guests.iter().find(|g| g.name == INTERNET_HOST).unwrap();
+    let GuestKind::Host {
+        config,
+        dns_records,
+        ..
+    } = &inet.kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        dns_records,
+        &[("vpn.example.com".to_string(), Ipv4Addr::new(172, 16, 0, 1))]
+    );
+    assert!(config.contains("dns = [\"172.16.0.100\"]"), "{config}");
     configs_check(&p);
 }
 

@@ -127,6 +127,15 @@ fn addresses_are_added_once_and_listed_as_ip_lists_them() {
         assert_eq!(ours.len(), 5, "{ours:?}");
         let other: HashSet<Ipv4Cidr> = nl.addresses("op1").await.unwrap().into_iter().collect();
         assert_eq!(other, ip_addresses("op1"));
+
+        // A lease that ends or moves: removed once, then already gone; the
+        // others stay, as `ip` sees it.
+        assert!(nl.del_address("op0", a).await.unwrap());
+        assert!(!nl.del_address("op0", a).await.unwrap());
+        let left = ip_addresses("op0");
+        assert!(!left.contains(&a), "{left:?}");
+        assert_eq!(left.len(), 4, "{left:?}");
+        assert_eq!(left, nl.addresses("op0").await.unwrap().into_iter().collect());
     });
 }
 
