@@ -135,7 +135,10 @@ fn addresses_are_added_once_and_listed_as_ip_lists_them() {
         let left = ip_addresses("op0");
         assert!(!left.contains(&a), "{left:?}");
         assert_eq!(left.len(), 4, "{left:?}");
-        assert_eq!(left, nl.addresses("op0").await.unwrap().into_iter().collect());
+        assert_eq!(
+            left,
+            nl.addresses("op0").await.unwrap().into_iter().collect()
+        );
     });
 }
 
