@@ -211,7 +211,8 @@ impl Machine {
         let file = self
             .workdir
             .join(format!("{}.vga-text.bin", self.spec.name));
-        self.monitor(&format!("pmemsave {addr:#x} {len} {}", file.display()))?;
+        // Quoted: HMP would read an unquoted /path as a division.
+        self.monitor(&format!("pmemsave {addr:#x} {len} \"{}\"", file.display()))?;
         let bytes = std::fs::read(&file).map_err(|e| HarnessError::Monitor {
             machine: self.spec.name.clone(),
             command: "pmemsave".into(),

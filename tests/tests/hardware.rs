@@ -112,6 +112,14 @@ fn the_vga_screen_and_keyboard_are_a_console_beside_the_serial_port() {
     m.wait_for("outpostd: ready", BOOT_TIMEOUT)
         .expect("ready line on the serial port too");
     m.run_ok("true", CMD_TIMEOUT).expect("serial shell answers");
+    // `ide_dma` is off by default: the CF card on the PIIX runs PIO.
+    let mode = m
+        .run_ok("cat /sys/class/ata_device/*/xfer_mode", CMD_TIMEOUT)
+        .unwrap();
+    assert!(
+        mode.lines().all(|l| l.trim().starts_with("XFER_PIO")),
+        "DMA off for the boot medium: {mode}"
+    );
     let active = m
         .run_ok("cat /sys/class/tty/console/active", CMD_TIMEOUT)
         .unwrap();
@@ -236,9 +244,11 @@ fn an_isa_only_486_boots_from_cf_on_isa_ide_with_isa_cards() {
     );
     m.run_ok("true", CMD_TIMEOUT).unwrap();
     let screen = m.vga_text().unwrap();
+    fs::write(work.join("isa486.screen.txt"), &screen).unwrap();
     assert!(
         screen.contains("outpostd: ready: hostname office1"),
-        "mirrored on the screen:\n{screen}"
+        "mirrored on the screen ({}):\n{screen}",
+        work.join("isa486.screen.txt").display()
     );
 
     h.wait_for("outpostd: ready", BOOT_TIMEOUT)
@@ -332,7 +342,7 @@ fn the_period_s_pci_cards_carry_routed_traffic_and_are_named_by_mac() {
     let mut table = vec![format!("{:<10} {:<10} {}", "model", "driver", "traffic")];
     for (model, driver) in [
         ("ne2k_pci", "ne2k-pci"),
-        ("rtl8139", "8139too"),
+        ("rtl8139", "8139cp"),
         ("pcnet", "pcnet32"),
         ("i82557b", "e100"),
         ("tulip", "tulip"),
