@@ -56,6 +56,10 @@ pub struct BuildReport {
     pub kernel: PathBuf,
     /// `OUT/initramfs` (cpio, xz).
     pub initramfs: PathBuf,
+    /// The kernel command line its medium boots with (direct boots use it too).
+    pub cmdline: String,
+    /// Its `syslinux.cfg`, as put on the medium.
+    pub syslinux_cfg: PathBuf,
     /// Per component sizes, kernel first, initramfs total last.
     pub components: Vec<Component>,
 }
@@ -194,14 +198,20 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
         raw: cpio.len() as u64,
         compressed: Some(packed.len() as u64),
     });
+    // What the boot loader and the kernel are told: on the medium, and
+    // recorded for direct (-kernel) boots so they boot the same way.
+    let boot = outpost_core::plan::boot::plan(&config);
+    let syslinux_cfg = opts.out_dir.join("syslinux.cfg");
+    write_atomic(&syslinux_cfg, boot.syslinux_cfg.as_bytes())?;
     write_atomic(
         &opts.out_dir.join(IMAGE_INFO),
         format!(
-            "# written by mkoutpost build; read by mkoutpost run\ncpu={}\nrole={}\nhostname={}\ninterfaces={}\n",
+            "# written by mkoutpost build; read by mkoutpost run\ncpu={}\nrole={}\nhostname={}\ninterfaces={}\ncmdline={}\n",
             cpu,
             role,
             config.system.hostname,
-            config.interfaces.len()
+            config.interfaces.len(),
+            boot.cmdline
         )
         .as_bytes(),
     )?;
@@ -210,6 +220,8 @@ pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<Buil
         cpu,
         kernel: kernel_out,
         initramfs: initramfs_out,
+        cmdline: boot.cmdline,
+        syslinux_cfg,
         components,
     })
 }

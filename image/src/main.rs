@@ -375,6 +375,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let plan = outpost_core::plan::plan(&cfg, Path::new("/etc"))
                 .with_context(|| format!("planning {}", config.display()))?;
             print!("{}", outpost_core::plan::render::render_text(&plan));
+            // How the medium boots: consoles, disk DMA, ISA cards' io/irq.
+            println!(
+                "\n[boot]\nkernel command line: {}",
+                outpost_core::plan::boot::cmdline(&cfg)
+            );
             println!("\n# firewall (nft syntax)");
             print!("{}", plan.ruleset.render_nft());
             Ok(ExitCode::SUCCESS)

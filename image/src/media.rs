@@ -182,7 +182,9 @@ pub struct Contents {
     pub seed: Seed,
 }
 
-/// The shared SYSLINUX configuration.
+/// The SYSLINUX configuration of a config with the defaults, which the
+/// Buildroot tree's medium carries (mkoutpost writes one per router:
+/// `outpost_core::plan::boot`).
 pub fn syslinux_cfg() -> PathBuf {
     crate::agent::source_tree().join("buildroot-overlay/board/outpost/syslinux.cfg")
 }
@@ -193,6 +195,7 @@ impl Contents {
     pub fn for_image(
         config_file: &Path,
         config: &Config,
+        syslinux: &Path,
         kernel: &Path,
         initramfs: &Path,
         seed: Seed,
@@ -201,7 +204,7 @@ impl Contents {
         let mut files = vec![
             MediumFile {
                 dest: "syslinux.cfg".into(),
-                src: syslinux_cfg(),
+                src: syslinux.to_path_buf(),
             },
             MediumFile {
                 dest: "bzImage".into(),
@@ -295,6 +298,7 @@ pub fn for_build(
     let contents = Contents::for_image(
         &opts.config,
         &report.config,
+        &report.syslinux_cfg,
         &report.kernel,
         &report.initramfs,
         seed,
@@ -485,6 +489,20 @@ fn write_mbr(image: &Path, serial: u32, fs_info: &fat::FatInfo) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_syslinux_cfg_is_what_a_config_with_the_defaults_gets() {
+        let config = Config::from_str_named(
+            "d.toml",
+            "[system]\nhostname = \"d\"\nrole = \"host\"\n[[interface]]\ndevice = \"eth0\"\naddress = \"192.168.1.1/24\"\n",
+        )
+        .unwrap();
+        let shipped = fs::read_to_string(syslinux_cfg()).unwrap();
+        assert_eq!(
+            shipped,
+            outpost_core::plan::boot::plan(&config).syslinux_cfg
+        );
+    }
 
     #[test]
     fn format_names_round_trip() {

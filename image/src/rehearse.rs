@@ -157,6 +157,7 @@ pub fn build(site_file: &Path, out: &Path, progress: &mut dyn FnMut(&str)) -> Re
                 kernel: report.kernel,
                 initramfs: report.initramfs,
                 medium: None,
+                cmdline: report.cmdline,
             },
         ));
     }

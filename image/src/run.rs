@@ -22,6 +22,8 @@ pub struct ImageInfo {
     pub hostname: String,
     /// How many network interfaces its config has.
     pub interfaces: usize,
+    /// The kernel command line its medium boots with.
+    pub cmdline: String,
 }
 
 impl ImageInfo {
@@ -38,6 +40,8 @@ impl ImageInfo {
             cpu: cpu.parse().map_err(anyhow::Error::msg)?,
             hostname: get("hostname").unwrap_or_default(),
             interfaces: get("interfaces").and_then(|v| v.parse().ok()).unwrap_or(0),
+            cmdline: get("cmdline")
+                .context("no cmdline= line: built by an older mkoutpost; build it again")?,
         })
     }
 
@@ -65,7 +69,7 @@ pub fn machine_spec(dir: &Path, info: &ImageInfo, memory_mib: u32) -> MachineSpe
     .memory_mib(memory_mib)
     .kernel(dir.join("bzImage"))
     .initrd(dir.join("initramfs"))
-    .append("console=ttyS0 panic=5")
+    .append(&info.cmdline)
     .no_reboot(true)
 }
 
@@ -112,17 +116,24 @@ mod tests {
 
     #[test]
     fn parses_image_info() {
-        let i = ImageInfo::parse("# x\ncpu=i586\nrole=office\nhostname=office1\ninterfaces=2\n")
-            .unwrap();
+        let i = ImageInfo::parse(
+            "# x\ncpu=i586\nrole=office\nhostname=office1\ninterfaces=2\ncmdline=console=ttyS0,9600 panic=5\n",
+        )
+        .unwrap();
         assert_eq!(
             i,
             ImageInfo {
                 cpu: Cpu::I586,
                 hostname: "office1".into(),
-                interfaces: 2
+                interfaces: 2,
+                cmdline: "console=ttyS0,9600 panic=5".into(),
             }
         );
         assert!(ImageInfo::parse("role=office\n").is_err());
+        assert!(
+            ImageInfo::parse("cpu=i486\n").is_err(),
+            "an older build: no cmdline"
+        );
         assert!(ImageInfo::parse("cpu=z80\n").is_err());
     }
 }

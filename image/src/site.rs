@@ -351,6 +351,8 @@ pub struct Boot {
     pub initramfs: PathBuf,
     /// The medium image, unless the format is `kernel`.
     pub medium: Option<(Format, PathBuf)>,
+    /// The kernel command line on its medium (direct boots use it too).
+    pub cmdline: String,
 }
 
 /// Builds each router's image in its directory. An image that does not
@@ -405,6 +407,7 @@ pub fn build_images(written: &[Written], progress: &mut dyn FnMut(&str)) -> Resu
             kernel: report.kernel.clone(),
             initramfs: report.initramfs.clone(),
             medium: None,
+            cmdline: report.cmdline.clone(),
         };
         match media::for_build(&opts, &report, f, Seed::Random) {
             Ok(Some(m)) => {
@@ -493,6 +496,7 @@ fn unchanged(w: &Written, c: Cpu, f: Format, digest: &str) -> Option<Row> {
     let free_bytes = lines.next()?.parse().ok();
     let (kernel, initramfs) = (w.dir.join("bzImage"), w.dir.join("initramfs"));
     let medium = f.image_name().map(|name| (f, w.dir.join(name)));
+    let cmdline = crate::run::ImageInfo::load(&w.dir).ok()?.cmdline;
     let present = [&kernel, &initramfs]
         .into_iter()
         .chain(medium.as_ref().map(|(_, p)| p))
@@ -510,6 +514,7 @@ fn unchanged(w: &Written, c: Cpu, f: Format, digest: &str) -> Option<Row> {
             kernel,
             initramfs,
             medium,
+            cmdline,
         }),
     })
 }

@@ -32,6 +32,7 @@ pub mod machine;
 pub mod marker;
 pub mod monitor;
 pub mod process;
+pub mod screen;
 pub mod spec;
 pub mod topology;
 

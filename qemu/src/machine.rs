@@ -188,6 +188,45 @@ impl Machine {
         .map(drop)
     }
 
+    /// Types `text` on the guest's keyboard (`sendkey`, one key at a time:
+    /// the emulated i8042 drops keys sent faster than the guest reads them).
+    pub fn type_text(&self, text: &str) -> Result<()> {
+        let keys = crate::screen::keys_for(text).map_err(|c| HarnessError::Monitor {
+            machine: self.spec.name.clone(),
+            command: "sendkey".into(),
+            reason: format!("{c:?} cannot be typed on a US keyboard"),
+        })?;
+        for k in keys {
+            self.monitor(&format!("sendkey {k}"))?;
+            std::thread::sleep(std::time::Duration::from_millis(30));
+        }
+        Ok(())
+    }
+
+    /// The VGA text screen's characters (the whole 32 KiB text buffer,
+    /// 80 columns: the visible screen is inside it, with what scrolled off
+    /// before it), read with `pmemsave` into the work directory.
+    pub fn vga_text(&self) -> Result<String> {
+        let (addr, len) = crate::screen::TEXT_BUFFER;
+        let file = self
+            .workdir
+            .join(format!("{}.vga-text.bin", self.spec.name));
+        // Quoted: HMP would read an unquoted /path as a division.
+        self.monitor(&format!("pmemsave {addr:#x} {len} \"{}\"", file.display()))?;
+        let bytes = std::fs::read(&file).map_err(|e| HarnessError::Monitor {
+            machine: self.spec.name.clone(),
+            command: "pmemsave".into(),
+            reason: format!("reading {}: {e}", file.display()),
+        })?;
+        Ok(crate::screen::text_of(&bytes, 80))
+    }
+
+    /// Saves a picture of the screen (`screendump`, PPM) at `file`.
+    pub fn screendump(&self, file: &Path) -> Result<()> {
+        self.monitor(&format!("screendump {}", file.display()))
+            .map(drop)
+    }
+
     /// Presses the reset button.
     pub fn system_reset(&self) -> Result<()> {
         self.monitor("system_reset").map(drop)

@@ -41,6 +41,8 @@ pub struct Nic {
     /// Its MAC address; derived from the machine's name and the id if unset,
     /// because QEMU would give every guest the same one.
     pub mac: Option<String>,
+    /// More `-device` properties, e.g. `iobase=0x300,irq=9` for an ISA card.
+    pub props: Option<String>,
 }
 
 impl Nic {
@@ -51,7 +53,14 @@ impl Nic {
             model: model.into(),
             endpoint,
             mac: None,
+            props: None,
         }
+    }
+
+    /// Sets more `-device` properties (`iobase=0x320,irq=10` for `ne2k_isa`).
+    pub fn props(mut self, props: impl Into<String>) -> Self {
+        self.props = Some(props.into());
+        self
     }
 
     /// Sets its MAC address (`52:54:00:..`).
@@ -122,6 +131,11 @@ impl Drive {
 pub struct MachineSpec {
     /// The guest's name: file names in the work directory, error messages.
     pub name: String,
+    /// The `-machine` type: `pc` (PCI, PIIX IDE) or `isapc` (ISA only).
+    pub machine: String,
+    /// A graphics card (`-vga std`), for tests of the VGA console; none
+    /// unless asked (`-nodefaults`).
+    pub vga: Option<String>,
     /// The emulator binary.
     pub qemu: PathBuf,
     /// The `-cpu` model, e.g. `486`, `pentium`.
@@ -151,6 +165,8 @@ impl MachineSpec {
     pub fn new(name: impl Into<String>) -> Self {
         MachineSpec {
             name: name.into(),
+            machine: "pc".into(),
+            vga: None,
             qemu: PathBuf::from(DEFAULT_QEMU),
             cpu: "486".into(),
             memory_mib: 32,
@@ -168,6 +184,18 @@ impl MachineSpec {
     /// The emulator binary (default `qemu-system-i386` from `PATH`).
     pub fn qemu_binary(mut self, path: impl Into<PathBuf>) -> Self {
         self.qemu = path.into();
+        self
+    }
+
+    /// Sets the `-machine` type (`pc`, `isapc`).
+    pub fn machine(mut self, machine: impl Into<String>) -> Self {
+        self.machine = machine.into();
+        self
+    }
+
+    /// Adds a graphics card of QEMU's `-vga` type (`std`).
+    pub fn vga(mut self, vga: impl Into<String>) -> Self {
+        self.vga = Some(vga.into());
         self
     }
 
@@ -257,7 +285,11 @@ impl MachineSpec {
         push("-name");
         push(&self.name);
         push("-machine");
-        push("pc,accel=tcg");
+        push(&format!("{},accel=tcg", self.machine));
+        if let Some(v) = &self.vga {
+            push("-vga");
+            push(v);
+        }
         push("-cpu");
         push(&self.cpu);
         push("-m");
@@ -322,7 +354,8 @@ impl MachineSpec {
             push("-netdev");
             push(&netdev);
             push("-device");
-            push(&format!("{},netdev={},mac={mac}", n.model, n.id));
+            let props = n.props.as_ref().map_or(String::new(), |p| format!(",{p}"));
+            push(&format!("{},netdev={},mac={mac}{props}", n.model, n.id));
         }
         for x in &self.extra_args {
             push(x);
@@ -340,6 +373,9 @@ impl MachineSpec {
         }
         if self.cpu.is_empty() || self.cpu.contains(',') {
             return bad(format!("cpu model {:?}", self.cpu));
+        }
+        if self.machine.is_empty() || !self.machine.chars().all(is_plain) {
+            return bad(format!("machine type {:?}", self.machine));
         }
         if self.memory_mib == 0 {
             return bad("memory must be at least 1 MiB".into());

@@ -82,9 +82,56 @@ pub fn boot(report: &BuildReport, name: &str, memory_mib: u32, work: &Path) -> R
         .memory_mib(memory_mib)
         .kernel(&report.kernel)
         .initrd(&report.initramfs)
-        .append("console=ttyS0 panic=-1")
+        .append(format!("{} panic=-1", report.cmdline))
         .no_reboot(true);
     start(report, name, work, spec)
+}
+
+/// The example site's office and concentrator booted directly (32 MB
+/// each), wired as `examples/site` says: office eth0 on `lan`, eth1 and the
+/// concentrator's eth0 on `wan`, its eth1 on `private`. `office_args` are
+/// added to the office's kernel command line (e.g. `no387`).
+pub fn office_and_concentrator(
+    office: &BuildReport,
+    concentrator: &BuildReport,
+    office_args: &str,
+    work: &Path,
+) -> Result<outpost_qemu::Topology> {
+    let mut t = outpost_qemu::Topology::new(work);
+    t.add_hub("lan", 1)?;
+    t.add_hub("wan", 2)?;
+    t.add_hub("private", 1)?;
+    for (name, report, args, nics) in [
+        (
+            "office",
+            office,
+            office_args,
+            [("eth0", "lan", 0), ("eth1", "wan", 0)],
+        ),
+        (
+            "head",
+            concentrator,
+            "",
+            [("eth0", "wan", 1), ("eth1", "private", 0)],
+        ),
+    ] {
+        let mut spec = MachineSpec::new(name)
+            .cpu(report.cpu.qemu_cpu())
+            .memory_mib(32)
+            .kernel(&report.kernel)
+            .initrd(&report.initramfs)
+            .append(
+                format!("{} panic=-1 {args}", report.cmdline)
+                    .trim_end()
+                    .to_string(),
+            )
+            .no_reboot(true);
+        for (dev, hub, port) in nics {
+            spec = spec.nic(Nic::new(dev, "ne2k_pci", t.hub(hub)?.endpoint(port)?));
+        }
+        t.start(spec)?;
+    }
+    Ok(t)
 }
 
 /// Starts `spec` with the image's CPU and one ne2k_pci per interface of

@@ -5,7 +5,8 @@
 
 use mkoutpost::cpu::Cpu;
 use outpost_tests::{
-    boot, build_image, example, guest_hostname, workdir, BOOT_TIMEOUT, CMD_TIMEOUT,
+    boot, build_image, example, guest_hostname, office_and_concentrator, workdir, BOOT_TIMEOUT,
+    CMD_TIMEOUT,
 };
 
 fn boots_with_its_config(cpu: Cpu) {
@@ -87,38 +88,13 @@ fn i586_image_boots_under_pentium_with_32mb() {
 /// status names dropbear serving one peer.
 #[test]
 fn a_concentrator_without_host_key_file_serves_an_office() {
-    use outpost_qemu::{MachineSpec, Nic, Topology};
     let head = example("site/concentrator.toml");
     let text = std::fs::read_to_string(&head).unwrap();
     assert!(!text.contains("\nhost_key_file"), "the example omits it");
     let office = build_image(&example("site/office.toml"), Cpu::I486).expect("office builds");
     let concentrator = build_image(&head, Cpu::I486).expect("concentrator builds");
     let work = workdir("boot-default-key").unwrap();
-    let mut t = Topology::new(&work);
-    t.add_hub("wan", 2).unwrap();
-    t.add_hub("lan", 1).unwrap();
-    t.add_hub("private", 1).unwrap();
-    for (name, report, nics) in [
-        ("office", &office, [("eth0", "lan", 0), ("eth1", "wan", 0)]),
-        (
-            "head",
-            &concentrator,
-            [("eth0", "wan", 1), ("eth1", "private", 0)],
-        ),
-    ] {
-        let mut spec = MachineSpec::new(name)
-            .cpu(report.cpu.qemu_cpu())
-            .memory_mib(32)
-            .kernel(&report.kernel)
-            .initrd(&report.initramfs)
-            .append("console=ttyS0 panic=-1")
-            .no_reboot(true);
-        for (dev, hub, port) in nics {
-            let e = t.hub(hub).unwrap().endpoint(port).unwrap();
-            spec = spec.nic(Nic::new(dev, "ne2k_pci", e));
-        }
-        t.start(spec).unwrap();
-    }
+    let t = office_and_concentrator(&office, &concentrator, "", &work).unwrap();
     let (o, h) = (t.machine("office").unwrap(), t.machine("head").unwrap());
     o.wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)
         .expect("the office's tunnel comes up");

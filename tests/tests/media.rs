@@ -150,7 +150,7 @@ fn kernel_pair_boots_under_486() {
     let spec = MachineSpec::new("pair")
         .kernel(&report.kernel)
         .initrd(&report.initramfs)
-        .append("console=ttyS0 panic=5");
+        .append(&report.cmdline);
     let (m, _hubs) = start(&report, "pair", &work, spec);
     m.wait_for("outpostd: ready", BOOT_TIMEOUT)
         .expect("outpostd reports ready");

@@ -27,8 +27,18 @@ pub use crate::diagnostic::Location;
 use crate::keys::PublicKey;
 use crate::net::{Ipv4Cidr, Ipv4Net};
 
-/// Default `[system] console`.
-pub const DEFAULT_CONSOLE: &str = "ttyS0";
+/// Default `[system] console`: the serial port is `/dev/console`; the VGA
+/// screen shows the same kernel and outpostd lines and has its own shell.
+pub const DEFAULT_CONSOLE: Console = Console::Serial;
+/// Default `[system] serial_speed` (baud): SYSLINUX's, the kernel's and the
+/// test harness's, and what a null-modem terminal is set to.
+pub const DEFAULT_SERIAL_SPEED: u32 = 115_200;
+/// The speeds a 16550 and SYSLINUX both offer.
+pub const SERIAL_SPEEDS: [u32; 8] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115_200];
+/// Default `[system] ide_dma`: off. Many CF-to-IDE adapters and old CF
+/// cards claim DMA and then fail with it (fli4l ships
+/// `LIBATA_DMA=disabled` for them); a router reads a few megabytes at boot.
+pub const DEFAULT_IDE_DMA: bool = false;
 /// Default `[system] log_level`.
 pub const DEFAULT_LOG_LEVEL: LogLevel = LogLevel::Info;
 /// Default ssh port of the concentrator (`[tunnel] port`, `[concentrator] port`).
@@ -136,13 +146,49 @@ pub struct System {
     pub hostname: String,
     /// What the box is: `office`, `concentrator` or `host`.
     pub role: Role,
-    /// The console device (default [`DEFAULT_CONSOLE`]).
-    pub console: String,
+    /// Which console is `/dev/console` (default [`DEFAULT_CONSOLE`]); the
+    /// other shows the same lines and has a shell too.
+    pub console: Console,
+    /// The serial console's speed in baud (default [`DEFAULT_SERIAL_SPEED`]).
+    pub serial_speed: u32,
+    /// DMA on IDE/CF disks (default [`DEFAULT_IDE_DMA`]).
+    pub ide_dma: bool,
     /// Log level (default [`DEFAULT_LOG_LEVEL`]).
     pub log_level: LogLevel,
     /// DNS servers of the router itself (`[system] dns`); none: the DHCP
     /// lease's, if any.
     pub dns: Vec<Ipv4Addr>,
+}
+
+/// `[system] console`: which console is `/dev/console`, where init's and
+/// outpostd's output goes first. Both always show the kernel's messages
+/// and outpostd's lines, and both have a root shell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Console {
+    /// The first serial port, ttyS0 (`serial`, or `ttyS0`).
+    Serial,
+    /// The VGA text screen and the keyboard, tty1 (`vga`, or `tty0`/`tty1`).
+    Vga,
+}
+
+impl Console {
+    /// Its name in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Console::Serial => "serial",
+            Console::Vga => "vga",
+        }
+    }
+}
+
+/// An ISA card's resources, which an ISA card cannot announce: the kernel
+/// is told them on its command line (`netdev=IRQ,IO,0,0,ethN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IsaCard {
+    /// The I/O base port, e.g. 0x300.
+    pub io: u16,
+    /// The IRQ; `None` lets the driver probe for it.
+    pub irq: Option<u8>,
 }
 
 /// One `[[interface]]` entry.
@@ -153,6 +199,11 @@ pub struct Interface {
     pub name: String,
     /// The kernel's device name, e.g. `eth0`.
     pub device: String,
+    /// The card's MAC address: outpostd renames the card that has it to
+    /// `device` at boot, whatever order the kernel probed the cards in.
+    pub mac: Option<[u8; 6]>,
+    /// An ISA card's I/O port and IRQ.
+    pub isa: Option<IsaCard>,
     /// A static address with prefix length, e.g. `192.168.1.1/24`.
     pub address: Option<Ipv4Cidr>,
     /// Get the address by DHCP (busybox udhcpc) instead of `address`.

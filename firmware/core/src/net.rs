@@ -155,3 +155,52 @@ mod tests {
         assert!(all.overlaps(&c));
     }
 }
+
+/// Parses a MAC address written `00:a0:24:12:34:56` (or with `-`); the
+/// all-zero, broadcast and multicast addresses name no card.
+pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(&parts) {
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    (mac != [0; 6] && mac[0] & 1 == 0).then_some(mac)
+}
+
+/// `aa:bb:cc:dd:ee:ff`, lower case, as the kernel prints it.
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod mac_tests {
+    use super::*;
+
+    #[test]
+    fn macs_parse_in_either_notation_and_print_as_the_kernel_does() {
+        let m = parse_mac("00:A0:24:12:34:5f").unwrap();
+        assert_eq!(format_mac(&m), "00:a0:24:12:34:5f");
+        assert_eq!(parse_mac("00-a0-24-12-34-5f"), Some(m));
+        for bad in [
+            "",
+            "00:a0:24:12:34",
+            "00:a0:24:12:34:5",
+            "00:00:00:00:00:00",
+            "ff:ff:ff:ff:ff:ff",
+            "01:00:5e:00:00:01",
+            "00:a0:24:12:34:zz",
+            "00:a0:24:12:34:5f:00",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+}

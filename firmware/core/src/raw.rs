@@ -52,9 +52,15 @@ pub struct RawSystem {
     pub hostname: S,
     /// office | concentrator | host.
     pub role: Spanned<Role>,
-    /// Console device.
+    /// Primary console: serial | vga.
     #[serde(default)]
     pub console: Option<S>,
+    /// Serial console speed in baud.
+    #[serde(default)]
+    pub serial_speed: Option<Spanned<i64>>,
+    /// DMA on IDE/CF disks (off by default: old CF cards need PIO).
+    #[serde(default)]
+    pub ide_dma: Option<Spanned<bool>>,
     /// error | warn | info | debug | trace.
     #[serde(default)]
     pub log_level: Option<Spanned<LogLevel>>,
@@ -72,6 +78,15 @@ pub struct RawInterface {
     pub name: Option<S>,
     /// Kernel device.
     pub device: S,
+    /// The card's MAC address: that card becomes `device`.
+    #[serde(default)]
+    pub mac: Option<S>,
+    /// An ISA card's I/O port.
+    #[serde(default)]
+    pub io: Option<Spanned<i64>>,
+    /// An ISA card's IRQ.
+    #[serde(default)]
+    pub irq: Option<Spanned<i64>>,
     /// Static CIDR address.
     #[serde(default)]
     pub address: Option<S>,

@@ -12,7 +12,7 @@ use toml::Spanned;
 use crate::config::*;
 use crate::diagnostic::{Collect, Diagnostic, Location};
 use crate::keys::PublicKey;
-use crate::net::{Ipv4Cidr, Ipv4Net};
+use crate::net::{format_mac, parse_mac, Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
 
 mod dhcp;
@@ -237,26 +237,52 @@ impl Validator<'_> {
                 "use 1-63 letters, digits and `-`, not starting or ending with `-`, e.g. office1",
             );
         }
-        let console = r.console.as_ref().map_or(DEFAULT_CONSOLE.to_string(), |c| {
-            if !is_device(c.get_ref()) {
-                self.err(
-                    sp(c),
-                    format!("`{}` is not a device name", c.get_ref()),
-                    "name a console device without /dev/, e.g. ttyS0 or tty0",
-                );
+        let console = r.console.as_ref().map_or(DEFAULT_CONSOLE, |c| {
+            match c.get_ref().as_str() {
+                "serial" | "ttyS0" => Console::Serial,
+                "vga" | "tty0" | "tty1" => Console::Vga,
+                other => {
+                    self.err(
+                        sp(c),
+                        format!("`{other}` is not a console"),
+                        "use \"serial\" (the first serial port, ttyS0) or \"vga\" (the screen and keyboard); both always show the boot, this picks /dev/console",
+                    );
+                    DEFAULT_CONSOLE
+                }
             }
-            c.get_ref().clone()
         });
         let dns = r
             .dns
             .iter()
             .filter_map(|d| self.addr(d, "system.dns"))
             .collect();
+        let serial_speed = match &r.serial_speed {
+            None => DEFAULT_SERIAL_SPEED,
+            Some(v) => match SERIAL_SPEEDS
+                .iter()
+                .find(|s| i64::from(**s) == *v.get_ref())
+            {
+                Some(s) => *s,
+                None => {
+                    self.err(
+                        sp(v),
+                        format!("serial_speed {} is not a serial port speed", v.get_ref()),
+                        format!(
+                            "use one of {} (baud)",
+                            SERIAL_SPEEDS.map(|s| s.to_string()).join(", ")
+                        ),
+                    );
+                    DEFAULT_SERIAL_SPEED
+                }
+            },
+        };
         System {
             hostname,
             role: *r.role.get_ref(),
             console,
             dns,
+            serial_speed,
+            ide_dma: r.ide_dma.as_ref().map_or(DEFAULT_IDE_DMA, |d| *d.get_ref()),
             log_level: r
                 .log_level
                 .as_ref()
@@ -346,15 +372,98 @@ impl Validator<'_> {
                 .mtu
                 .as_ref()
                 .map(|m| self.int(&Some(m.clone()), 68, 65535, 1500, "mtu") as u32);
+            let mac = r.mac.as_ref().and_then(|m| self.card_mac(m, &out));
+            let isa = self.isa_card(r, &device, &out);
             out.push(Interface {
                 name,
                 device,
+                mac,
+                isa,
                 address,
                 dhcp,
                 mtu,
             });
         }
         out
+    }
+
+    /// `mac = "…"`: one card's address, named by one interface only.
+    fn card_mac(&mut self, m: &S, before: &[Interface]) -> Option<[u8; 6]> {
+        let Some(mac) = parse_mac(m.get_ref().trim()) else {
+            self.err(
+                sp(m),
+                format!("`{}` is not a card's MAC address", m.get_ref()),
+                "write six hex pairs as printed on the card or by `outpostd status`, e.g. 00:a0:24:12:34:56",
+            );
+            return None;
+        };
+        if let Some(o) = before.iter().find(|i| i.mac == Some(mac)) {
+            self.err(
+                sp(m),
+                format!(
+                    "MAC {} is already the card of interface `{}`",
+                    format_mac(&mac),
+                    o.name
+                ),
+                "each card can be one interface only",
+            );
+        }
+        Some(mac)
+    }
+
+    /// `io`/`irq`: an ISA card. The kernel probes ISA cards before PCI
+    /// ones and names them in the order of their `netdev=` entries, which
+    /// mkoutpost writes in config order: the n-th interface with `io` is
+    /// eth(n-1) — unless `mac` renames it afterwards.
+    fn isa_card(
+        &mut self,
+        r: &RawInterface,
+        device: &str,
+        before: &[Interface],
+    ) -> Option<IsaCard> {
+        let Some(io) = &r.io else {
+            if let Some(irq) = &r.irq {
+                self.err(
+                    sp(irq),
+                    "`irq` without `io`",
+                    "an ISA card needs its I/O port too, e.g. io = 0x300 (PCI cards need neither)",
+                );
+            }
+            return None;
+        };
+        let port = self.int(&Some(io.clone()), 0x200, 0x3ff, 0x300, "io");
+        if port % 0x20 != 0 {
+            self.err(
+                sp(io),
+                format!("io {port:#x} is not where an ISA network card sits"),
+                "ISA NE2000 cards sit at 0x200-0x3e0 in steps of 0x20, e.g. io = 0x300 (the card's jumpers or setup program say which)",
+            );
+        }
+        let irq = r
+            .irq
+            .as_ref()
+            .map(|i| self.int(&Some(i.clone()), 2, 15, 9, "irq") as u8);
+        let port = port as u16;
+        if let Some(o) = before.iter().find(|i| i.isa.is_some_and(|c| c.io == port)) {
+            self.err(
+                sp(io),
+                format!("io {port:#x} is already the card of interface `{}`", o.name),
+                "two ISA cards cannot share an I/O port; set each card's jumpers apart",
+            );
+        }
+        let nth = before.iter().filter(|i| i.isa.is_some()).count();
+        let probed = format!("eth{nth}");
+        if r.mac.is_none() && device != probed {
+            self.err(
+                sp(&r.device),
+                format!(
+                    "this is ISA card number {} in this file, which the kernel names {probed}, not {device}",
+                    nth + 1
+                ),
+                format!("set device = \"{probed}\" (ISA cards come first, in the order listed here), or name the card by its `mac`"),
+            );
+        }
+        Some(IsaCard { io: port, irq })
     }
 
     fn iface_ref(&mut self, s: &S, names: &[String], what: &str) -> Option<String> {

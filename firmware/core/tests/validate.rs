@@ -1,7 +1,7 @@
 //! Validation tests: every problem is reported with file, line, column and
 //! a hint; valid configs parse to the documented defaults.
 
-use outpost_core::config::{ConfigError, KeySource, Location, Role};
+use outpost_core::config::{ConfigError, Console, KeySource, Location, Role};
 use outpost_core::validate::check;
 use outpost_core::Config;
 
@@ -38,7 +38,10 @@ networks = ["10.0.0.0/24"]
 fn minimal_office_has_defaults() {
     let c = check("o.toml", &office()).unwrap();
     assert_eq!(c.system.role, Role::Office);
-    assert_eq!(c.system.console, "ttyS0");
+    assert_eq!(
+        (c.system.console, c.system.serial_speed, c.system.ide_dma),
+        (Console::Serial, 115_200, false)
+    );
     let t = c.tunnel.unwrap();
     assert_eq!(
         (t.port, t.lcp_echo_interval, t.lcp_echo_failure),

@@ -1,4 +1,5 @@
-//! Applying the core's [`Plan`] through the edges: the host name, each
+//! Applying the core's [`Plan`] through the edges: the host name, cards
+//! named by MAC given their device names ([`crate::cards`]), each
 //! interface's MTU, address and link state, the static routes, the sysctls.
 //! Every step is idempotent, so the same plan applied again (SIGHUP,
 //! respawn) changes nothing; each step is logged saying whether it changed
@@ -165,7 +166,8 @@ pub fn safe_before_firewall(s: &Sysctl) -> bool {
     !(s.key == "net/ipv4/ip_forward" && s.value.trim() != "0")
 }
 
-/// Applies `plan`: host name, every interface, the static routes, the
+/// Applies `plan`: host name, the cards named by MAC renamed
+/// ([`crate::cards::rename_cards`]), every interface, the static routes, the
 /// sysctls that are safe before the firewall; a failing step is logged and
 /// the others are still applied.
 pub async fn apply_plan(nl: &Netlink, plan: &Plan) -> Applied {
@@ -175,6 +177,9 @@ pub async fn apply_plan(nl: &Netlink, plan: &Plan) -> Applied {
         Ok(changed) => info!("hostname {hostname}{}", said(*changed)),
         Err(e) => error!("{e}"),
     }
+    // Before any interface: a card named by MAC must carry its device name
+    // first (an error leaves that interface missing, as a missing device).
+    crate::cards::rename_cards(nl, &plan.interfaces).await;
     let mut interfaces = Vec::with_capacity(plan.interfaces.len());
     for iface in &plan.interfaces {
         let result = apply_interface(nl, iface).await;

@@ -120,6 +120,8 @@ async fn daemon(config: &Path, socket: &Path) -> ExitCode {
             Err(e) => warn!("{e}"),
         }
     }
+    // Now that /sys and /dev are there: the VGA screen as well as the serial.
+    logger::mirror_consoles();
     // The boot medium (if any) first: it holds the config in force and the
     // entropy seed.
     let selected = crate::medium::select_config(config);
@@ -243,9 +245,7 @@ impl Agent {
         let summary = applied.summary();
         match self.state {
             State::Safe => {
-                let line = format!("outpostd: ready: {summary}");
-                println!("{line}");
-                logger::remember(&line);
+                logger::announce(&format!("outpostd: ready: {summary}"));
             }
             State::Running if applied.changed_anything() => info!("re-applied: {summary}"),
             State::Running => info!("re-applied, nothing changed: {summary}"),
@@ -372,6 +372,9 @@ impl Agent {
                 out.push(self.interface_line(&i.device).await);
             }
         }
+        // Every card, used or not: in safe mode too, where it tells why.
+        let interfaces = self.loaded.as_ref().map_or(&[][..], |l| &l.plan.interfaces);
+        out.extend(crate::cards::status_lines(interfaces));
         out.extend(self.roles.status_lines());
         let errors: Vec<String> = logger::recent()
             .into_iter()

@@ -10,6 +10,10 @@
 //! answer is a kilobyte of attributes for three numbers: the ioctls have one
 //! layout everywhere and cost a few bytes of code. Links are *changed*
 //! over netlink ([`crate::netlink`]).
+//!
+//! The card listing ([`crate::cards`]) reads a device's hardware address
+//! (`SIOCGIFHWADDR`) and, where sysfs names no driver, asks the driver
+//! itself (`SIOCETHTOOL` / `ETHTOOL_GDRVINFO`).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -51,15 +55,21 @@ fn ioctl(fd: &OwnedFd, request: libc::c_ulong, req: &mut libc::ifreq) -> io::Res
     }
 }
 
-/// Index, flags and MTU of `name`; `ENODEV` when there is no such device.
-pub fn info(name: &str) -> io::Result<IfInfo> {
+/// A socket to send the ioctls on (any will do; the kernel answers for
+/// the calling thread's network namespace).
+fn socket() -> io::Result<OwnedFd> {
     // SAFETY: plain socket(2); the result is checked before use.
     let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: `raw` is a fresh descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Index, flags and MTU of `name`; `ENODEV` when there is no such device.
+pub fn info(name: &str) -> io::Result<IfInfo> {
+    let fd = socket()?;
     let mut req = ifreq_for(name)?;
     ioctl(&fd, libc::SIOCGIFINDEX as libc::c_ulong, &mut req)?;
     // SAFETY: SIOCGIFINDEX filled the ifindex member of the union.
@@ -73,6 +83,61 @@ pub fn info(name: &str) -> io::Result<IfInfo> {
     // SAFETY: SIOCGIFMTU filled the mtu member.
     let mtu = unsafe { req.ifr_ifru.ifru_mtu } as u32;
     Ok(IfInfo { index, flags, mtu })
+}
+
+/// `ARPHRD_ETHER`: the hardware type of an Ethernet card (and of a veth).
+pub const ARPHRD_ETHER: u16 = 1;
+
+/// The hardware type (`ARPHRD_*`) and the first six bytes of the hardware
+/// address of `name` (the MAC, for an Ethernet card).
+pub fn hardware_address(name: &str) -> io::Result<(u16, [u8; 6])> {
+    let fd = socket()?;
+    let mut req = ifreq_for(name)?;
+    ioctl(&fd, libc::SIOCGIFHWADDR as libc::c_ulong, &mut req)?;
+    // SAFETY: SIOCGIFHWADDR filled the hwaddr member.
+    let sa = unsafe { req.ifr_ifru.ifru_hwaddr };
+    let mut mac = [0u8; 6];
+    for (dst, src) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *dst = *src as u8;
+    }
+    Ok((sa.sa_family, mac))
+}
+
+/// `SIOCETHTOOL` from <linux/sockios.h> (not in every libc crate target).
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+/// `ETHTOOL_GDRVINFO` from <linux/ethtool.h>.
+const ETHTOOL_GDRVINFO: u32 = 0x3;
+
+/// `struct ethtool_drvinfo`: only `u32`s and `char` arrays, so one layout
+/// on i386 and x86-64.
+#[repr(C)]
+struct DrvInfo {
+    cmd: u32,
+    driver: [u8; 32],
+    version: [u8; 32],
+    fw_version: [u8; 32],
+    bus_info: [u8; 32],
+    erom_version: [u8; 32],
+    reserved2: [u8; 12],
+    n_priv_flags: u32,
+    n_stats: u32,
+    testinfo_len: u32,
+    eedump_len: u32,
+    regdump_len: u32,
+}
+
+/// The driver's own name for `name`'s driver (`ETHTOOL_GDRVINFO`);
+/// `EOPNOTSUPP` from drivers without ethtool support.
+pub fn ethtool_driver(name: &str) -> io::Result<String> {
+    let fd = socket()?;
+    // SAFETY: DrvInfo is plain old data; all-zero is a valid value.
+    let mut info: DrvInfo = unsafe { std::mem::zeroed() };
+    info.cmd = ETHTOOL_GDRVINFO;
+    let mut req = ifreq_for(name)?;
+    req.ifr_ifru.ifru_data = (&mut info as *mut DrvInfo).cast();
+    ioctl(&fd, SIOCETHTOOL, &mut req)?;
+    let len = info.driver.iter().position(|b| *b == 0).unwrap_or(32);
+    Ok(String::from_utf8_lossy(&info.driver[..len]).into_owned())
 }
 
 #[cfg(test)]
@@ -92,5 +157,13 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
         assert!(info("").is_err());
         assert!(info("a-name-far-too-long-for-ifnamsiz").is_err());
+        let e = hardware_address("nosuchdev0").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+    }
+
+    #[test]
+    fn drvinfo_has_the_uapi_size() {
+        // 4 + 5 * 32 + 12 + 5 * 4, as sizeof(struct ethtool_drvinfo)
+        assert_eq!(std::mem::size_of::<DrvInfo>(), 196);
     }
 }

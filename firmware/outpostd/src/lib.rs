@@ -3,10 +3,17 @@
 //! in-RAM ring ([`logger`], [`log_ring`]), the side-effect edges
 //! ([`netlink`] and [`nftables`] over the shared netlink code in [`nl`],
 //! [`system`], [`mounts`]), applying a config through them
-//! ([`apply`]), config loading shared with the host ([`check`]), the control
-//! socket's protocol ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), DHCP client and servers ([`dhcp`], udhcpc's script [`dhcp_hook`]), the concentrator by name ([`resolve`]), the concentrator's accounts and peers ([`concentrator`]) and the boot-time entropy seed ([`entropy`]). Pure decisions live in `outpost-core`.
+//! ([`apply`]; cards named by MAC renamed first, [`cards`]), config loading
+//! shared with the host ([`check`]), the control socket's protocol
+//! ([`control`]) the daemon's life cycle ([`daemon`]), the tunnel and server
+//! supervisor ([`supervisor`]) with pppd's hooks ([`hooks`]), DHCP client and
+//! servers ([`dhcp`], udhcpc's script [`dhcp_hook`]), the concentrator by name
+//! ([`resolve`]), the concentrator's accounts and peers ([`concentrator`]) and
+//! the boot-time entropy seed ([`entropy`]). Pure decisions live in
+//! `outpost-core`.
 
 pub mod apply;
+pub mod cards;
 pub mod check;
 pub mod cli;
 pub mod concentrator;

@@ -192,6 +192,32 @@ impl Netlink {
         })
     }
 
+    /// Takes `device` administratively down (a link must be down to be
+    /// renamed; [`crate::cards`] does that at boot and on re-apply).
+    pub async fn set_link_down(&self, device: &str) -> Result<bool, NetlinkError> {
+        let link = self.link(device).await?;
+        if !link.up {
+            return Ok(false);
+        }
+        self.change(None, "take down", device, |seq| {
+            messages::set_link_down(seq, link.index)
+        })
+    }
+
+    /// Renames the link `device` to `name`; `Ok(false)` when that is its
+    /// name already. The link must be down (else the kernel says `EBUSY`),
+    /// and `name` free (else `EEXIST`): both are errors here, since only
+    /// the caller knows which card should give way.
+    pub async fn rename_link(&self, device: &str, name: &str) -> Result<bool, NetlinkError> {
+        let link = self.link(device).await?;
+        if device == name {
+            return Ok(false);
+        }
+        self.change(None, &format!("rename to {name}"), device, |seq| {
+            messages::rename_link(seq, link.index, name)
+        })
+    }
+
     /// Sets the MTU of `device`.
     pub async fn set_mtu(&self, device: &str, mtu: u32) -> Result<bool, NetlinkError> {
         let link = self.link(device).await?;

@@ -58,6 +58,12 @@ impl Agent {
     /// leaves it alone as it leaves a full system's mounts alone, and
     /// mounts every other one as at boot.
     fn start(config: &Path) -> Agent {
+        Agent::start_after(config, "")
+    }
+
+    /// [`Agent::start`], running the shell commands `setup` (ending in
+    /// `&& `) once the veth pair eth0/eth1 exists.
+    fn start_after(config: &Path, setup: &str) -> Agent {
         let socket = config.with_file_name("outpostd.sock");
         let mut script = String::new();
         for target in mounts_hiding(config.parent().unwrap()) {
@@ -65,7 +71,7 @@ impl Agent {
             script.push_str(&format!("mount --bind {t} {t} && "));
         }
         script.push_str(&format!(
-            "ip link add eth0 type veth peer name eth1 && exec {} --config {} --socket {}",
+            "ip link add eth0 type veth peer name eth1 && {setup}exec {} --config {} --socket {}",
             sh_quote(Path::new(env!("CARGO_BIN_EXE_outpostd"))),
             sh_quote(config),
             sh_quote(&socket)
@@ -269,6 +275,21 @@ fn boots_to_one_ready_line_reapplies_on_hup_and_stops_on_term() {
         status.contains("eth0: up mtu 1400 192.168.1.10/24"),
         "{status}"
     );
+    // Every card: eth0 is the interface's (up, its peer down: no carrier),
+    // its veth peer eth1 nobody's.
+    let card = |l: &&str, name: &str| l.starts_with(&format!("card {name}: veth, "));
+    assert!(
+        status
+            .lines()
+            .any(|l| card(&l, "eth0") && l.ends_with(", no link, interface eth0")),
+        "{status}"
+    );
+    assert!(
+        status
+            .lines()
+            .any(|l| card(&l, "eth1") && l.ends_with(", down, unused")),
+        "{status}"
+    );
     let (ok, log) = agent.ask("log");
     assert!(ok);
     assert!(log.contains("outpostd: ready: hostname lan-host"), "{log}");
@@ -380,3 +401,64 @@ fn bad_config_keeps_it_alive_in_safe_mode_until_fixed() {
     assert_eq!(stream, "stdout");
     agent.stop();
 }
+
+#[test]
+fn cards_named_by_mac_are_renamed_at_boot_and_not_again_on_hup() {
+    if !root_or_skip("cards_named_by_mac_are_renamed_at_boot_and_not_again_on_hup") {
+        return;
+    }
+    // The kernel "probed" them the other way round: lan's card is eth1.
+    let (_dir, cfg) = write_config("cards", CARDS);
+    let mut agent = Agent::start_after(
+        &cfg,
+        "ip link set eth0 address 52:54:00:bb:00:02 && ip link set eth1 address 52:54:00:bb:00:01 && ",
+    );
+    agent.wait_for("outpostd: card 52:54:00:bb:00:01 (was eth1) is now eth0 (lan)");
+    agent.wait_for("outpostd: ready: hostname lan-host, 2 interfaces up");
+    let link = agent.run_inside(&["ip", "-o", "link", "show", "dev", "eth0"]);
+    assert!(link.contains("link/ether 52:54:00:bb:00:01"), "{link}");
+    let addr = agent.run_inside(&["ip", "-o", "-4", "addr", "show", "dev", "eth0"]);
+    assert!(addr.contains("inet 192.168.1.10/24"), "{addr}");
+    // Both ends up: carrier, once the kernel's linkwatch has run (≤ 1 s).
+    let want = [
+        "card eth0: veth, 52:54:00:bb:00:01, link up, interface lan",
+        "card eth1: veth, 52:54:00:bb:00:02, link up, interface wan",
+    ];
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    loop {
+        let (ok, status) = agent.ask("status");
+        assert!(ok, "{status}");
+        if want.iter().all(|w| status.contains(w)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    kill(agent.pid(), Signal::SIGHUP).unwrap();
+    agent.wait_for("re-applied, nothing changed");
+    let seen = agent.stop();
+    let renames = seen
+        .iter()
+        .filter(|(_, l)| l.starts_with("outpostd: card "))
+        .count();
+    assert_eq!(renames, 2, "renamed again on SIGHUP? {seen:#?}");
+}
+
+const CARDS: &str = r#"
+[system]
+hostname = "lan-host"
+role = "host"
+
+[[interface]]
+name = "lan"
+device = "eth0"
+mac = "52:54:00:bb:00:01"
+address = "192.168.1.10/24"
+
+[[interface]]
+name = "wan"
+device = "eth1"
+mac = "52:54:00:bb:00:02"
+address = "10.0.0.2/24"
+"#;

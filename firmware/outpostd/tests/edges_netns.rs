@@ -23,6 +23,7 @@ fn plan(mtu: Option<u32>, address: &str) -> InterfacePlan {
         address: Some(address.parse().unwrap()),
         dhcp: false,
         mtu,
+        mac: None,
     }
 }
 

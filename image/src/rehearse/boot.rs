@@ -55,7 +55,8 @@ pub fn with_image(spec: MachineSpec, boot: &Boot, snapshot: bool) -> MachineSpec
         None => spec
             .kernel(&boot.kernel)
             .initrd(&boot.initramfs)
-            .append("console=ttyS0 panic=-1"),
+            // The medium's command line; a panic stops the guest (-no-reboot).
+            .append(format!("{} panic=-1", boot.cmdline)),
     }
 }
 

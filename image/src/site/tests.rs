@@ -284,10 +284,18 @@ fn an_unchanged_router_keeps_its_image_only_while_it_is_all_there() {
     let medium = Format::Cf.image_name().unwrap();
     fs::write(dir.join(medium), b"x").unwrap();
     fs::write(dir.join(STAMP), "abc\n4096\n1024\n").unwrap();
+    // Its image info is what says how the kernel boots.
+    assert!(unchanged(&w, Cpu::I486, Format::Cf, "abc").is_none());
+    fs::write(
+        dir.join(crate::build::IMAGE_INFO),
+        "cpu=i486\ncmdline=console=tty0 console=ttyS0,115200 panic=5\n",
+    )
+    .unwrap();
     let row = unchanged(&w, Cpu::I486, Format::Cf, "abc").expect("kept");
     assert_eq!((row.image_bytes, row.free_bytes), (Some(4096), Some(1024)));
     let boot = row.boot.unwrap();
     assert_eq!(boot.medium, Some((Format::Cf, dir.join(medium))));
+    assert_eq!(boot.cmdline, "console=tty0 console=ttyS0,115200 panic=5");
     // Built from something else: built again.
     assert!(unchanged(&w, Cpu::I486, Format::Cf, "abd").is_none());
     // Its medium gone: built again.

@@ -25,30 +25,16 @@ pub struct MacError(String);
 impl FromStr for Mac {
     type Err = MacError;
     fn from_str(s: &str) -> Result<Self, MacError> {
-        let bad = || MacError(s.to_string());
-        let parts: Vec<&str> = s.split([':', '-']).collect();
-        if parts.len() != 6 {
-            return Err(bad());
-        }
-        let mut out = [0u8; 6];
-        for (o, p) in out.iter_mut().zip(&parts) {
-            if p.len() != 2 {
-                return Err(bad());
-            }
-            *o = u8::from_str_radix(p, 16).map_err(|_| bad())?;
-        }
-        Ok(Mac(out))
+        // One parser for every MAC in a config (cards named by MAC too).
+        crate::net::parse_mac(s)
+            .map(Mac)
+            .ok_or_else(|| MacError(s.to_string()))
     }
 }
 
 impl fmt::Display for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+        f.write_str(&crate::net::format_mac(&self.0))
     }
 }
 

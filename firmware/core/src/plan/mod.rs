@@ -46,6 +46,8 @@ pub struct InterfacePlan {
     pub dhcp: bool,
     /// The MTU to set, if not the kernel's default.
     pub mtu: Option<u32>,
+    /// The card, by MAC address, that must carry `device` (renamed at boot).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// One route. `via` absent means on-link through `dev`.
@@ -131,6 +133,7 @@ pub struct PeerPlan {
     pub link_routes: Vec<RoutePlan>,
 }
 
+pub mod boot;
 mod concentrator;
 mod dhcp;
 mod firewall;
@@ -258,6 +261,7 @@ pub fn plan(config: &Config, config_dir: &Path) -> Result<Plan, PlanError> {
                 address: i.address,
                 dhcp: i.dhcp,
                 mtu: i.mtu,
+                mac: i.mac,
             })
             .collect(),
         routes: config

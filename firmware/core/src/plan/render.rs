@@ -19,6 +19,10 @@ pub fn render_text(p: &Plan) -> String {
             i.dhcp,
             i.mtu
         );
+        if let Some(mac) = &i.mac {
+            // The card is chosen by MAC (renamed to `dev` at boot).
+            let _ = writeln!(s, "  card {}", crate::net::format_mac(mac));
+        }
     }
     for r in &p.routes {
         let _ = writeln!(s, "route {} via {:?} dev {:?}", r.dst, r.via, r.dev);

@@ -1,6 +1,6 @@
 //! The NETLINK_ROUTE messages outpostd sends and the answers it reads, as
 //! pure functions over bytes, so every layout is tested on the host:
-//! `RTM_SETLINK` (up, MTU), `RTM_GETADDR`/`RTM_NEWADDR` and
+//! `RTM_SETLINK` (up, down, MTU, name), `RTM_GETADDR`/`RTM_NEWADDR` and
 //! `RTM_GETROUTE`/`RTM_NEWROUTE`/`RTM_DELROUTE`, IPv4 only.
 //!
 //! Layouts and numbers are the kernel's uapi (`linux/rtnetlink.h`,
@@ -37,6 +37,8 @@ const AF_UNSPEC: u8 = 0;
 const AF_INET: u8 = 2;
 /// `IFF_UP` from `linux/if.h`.
 const IFF_UP: u32 = 0x1;
+/// `IFLA_IFNAME`.
+const IFLA_IFNAME: u16 = 3;
 /// `IFLA_MTU`.
 const IFLA_MTU: u16 = 4;
 // IFA_* from if_addr.h.
@@ -100,16 +102,46 @@ fn message(
 /// names only `IFF_UP`, so no other flag is touched) and/or a new MTU.
 pub fn set_link(seq: u32, index: u32, up: bool, mtu: Option<u32>) -> Vec<u8> {
     let (flags, change) = if up { (IFF_UP, IFF_UP) } else { (0, 0) };
-    let mut h = [0u8; IFINFOMSG];
-    h[0] = AF_UNSPEC;
-    h[4..8].copy_from_slice(&index.to_ne_bytes());
-    h[8..12].copy_from_slice(&flags.to_ne_bytes());
-    h[12..16].copy_from_slice(&change.to_ne_bytes());
+    let h = ifinfomsg(index, flags, change);
     message(RTM_SETLINK, wire::F_REQUEST | wire::F_ACK, seq, &h, |w| {
         if let Some(mtu) = mtu {
             w.bytes(IFLA_MTU, &mtu.to_ne_bytes());
         }
     })
+}
+
+/// `RTM_SETLINK` taking link `index` administratively down (`ifi_change`
+/// names only `IFF_UP`); a link must be down to be renamed.
+pub fn set_link_down(seq: u32, index: u32) -> Vec<u8> {
+    message(
+        RTM_SETLINK,
+        wire::F_REQUEST | wire::F_ACK,
+        seq,
+        &ifinfomsg(index, 0, IFF_UP),
+        |_| {},
+    )
+}
+
+/// `RTM_SETLINK` giving link `index` the name `name` (`IFLA_IFNAME`, NUL
+/// terminated as the kernel's `nla_strscpy` wants); no flag is touched.
+pub fn rename_link(seq: u32, index: u32, name: &str) -> Vec<u8> {
+    message(
+        RTM_SETLINK,
+        wire::F_REQUEST | wire::F_ACK,
+        seq,
+        &ifinfomsg(index, 0, 0),
+        |w| w.str(IFLA_IFNAME, name),
+    )
+}
+
+/// `struct ifinfomsg` for link `index` (family AF_UNSPEC, type 0).
+fn ifinfomsg(index: u32, flags: u32, change: u32) -> [u8; IFINFOMSG] {
+    let mut h = [0u8; IFINFOMSG];
+    h[0] = AF_UNSPEC;
+    h[4..8].copy_from_slice(&index.to_ne_bytes());
+    h[8..12].copy_from_slice(&flags.to_ne_bytes());
+    h[12..16].copy_from_slice(&change.to_ne_bytes());
+    h
 }
 
 /// The dump request for every IPv4 address (the kernel filters by

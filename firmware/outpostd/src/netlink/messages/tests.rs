@@ -42,6 +42,16 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
 }
 
+/// `struct ifinfomsg`: family, pad, type (u16), index (i32), flags, change.
+fn ifinfo(index: u32, flags: u32, change: u32) -> Vec<u8> {
+    cat(&[
+        &[0, 0, 0, 0],
+        &index.to_ne_bytes(),
+        &flags.to_ne_bytes(),
+        &change.to_ne_bytes(),
+    ])
+}
+
 fn route_of(dst: &str, gw: Option<&str>, oif: Option<u32>) -> KernelRoute {
     KernelRoute {
         destination: dst.parse().unwrap(),
@@ -59,15 +69,6 @@ fn one(buf: &[u8]) -> Message<'_> {
 
 #[test]
 fn set_link_up_and_mtu() {
-    // ifinfomsg: family, pad, type (u16), index (i32), flags, change
-    let ifinfo = |index: u32, flags: u32, change: u32| {
-        cat(&[
-            &[0, 0, 0, 0],
-            &index.to_ne_bytes(),
-            &flags.to_ne_bytes(),
-            &change.to_ne_bytes(),
-        ])
-    };
     assert_eq!(
         set_link(5, 3, true, None),
         cat(&[&nlmsghdr(32, 19, 0x5, 5), &ifinfo(3, 1, 1)])
@@ -79,6 +80,32 @@ fn set_link_up_and_mtu() {
             &ifinfo(3, 0, 0),
             &attr4(4, 1400u32.to_ne_bytes()) // IFLA_MTU
         ])
+    );
+}
+
+#[test]
+fn set_link_down_and_rename() {
+    // down: flags 0, change IFF_UP (only that flag is touched)
+    assert_eq!(
+        set_link_down(7, 4),
+        cat(&[&nlmsghdr(32, 19, 0x5, 7), &ifinfo(4, 0, 1)])
+    );
+    // rtattr: len 4 + "lan0\0" = 9, padded to 12; IFLA_IFNAME = 3
+    assert_eq!(
+        rename_link(8, 4, "lan0"),
+        cat(&[
+            &nlmsghdr(44, 19, 0x5, 8),
+            &ifinfo(4, 0, 0),
+            &9u16.to_ne_bytes(),
+            &3u16.to_ne_bytes(),
+            b"lan0\0\0\0\0",
+        ])
+    );
+    // a 15-byte name (IFNAMSIZ - 1) still carries its NUL: 4 + 16 bytes
+    let long = rename_link(9, 4, "abcdefghijklmno");
+    assert_eq!(
+        one(&long).attrs_after(16).get(3),
+        Some(&b"abcdefghijklmno\0"[..])
     );
 }
 
