@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod diagnostic;
+pub mod hardware;
 pub mod keyfiles;
 pub mod keys;
 pub mod net;

@@ -11,8 +11,9 @@ use toml::Spanned;
 
 use crate::config::*;
 use crate::diagnostic::{Collect, Diagnostic, Location};
+use crate::hardware;
 use crate::keys::PublicKey;
-use crate::net::{format_mac, parse_mac, Ipv4Cidr, Ipv4Net};
+use crate::net::{format_mac, Ipv4Cidr, Ipv4Net};
 use crate::raw::*;
 
 mod dhcp;
@@ -238,44 +239,18 @@ impl Validator<'_> {
             );
         }
         let console = r.console.as_ref().map_or(DEFAULT_CONSOLE, |c| {
-            match c.get_ref().as_str() {
-                "serial" | "ttyS0" => Console::Serial,
-                "vga" | "tty0" | "tty1" => Console::Vga,
-                other => {
-                    self.err(
-                        sp(c),
-                        format!("`{other}` is not a console"),
-                        "use \"serial\" (the first serial port, ttyS0) or \"vga\" (the screen and keyboard); both always show the boot, this picks /dev/console",
-                    );
-                    DEFAULT_CONSOLE
-                }
-            }
+            self.hw(c, hardware::console(c.get_ref()))
+                .unwrap_or(DEFAULT_CONSOLE)
         });
         let dns = r
             .dns
             .iter()
             .filter_map(|d| self.addr(d, "system.dns"))
             .collect();
-        let serial_speed = match &r.serial_speed {
-            None => DEFAULT_SERIAL_SPEED,
-            Some(v) => match SERIAL_SPEEDS
-                .iter()
-                .find(|s| i64::from(**s) == *v.get_ref())
-            {
-                Some(s) => *s,
-                None => {
-                    self.err(
-                        sp(v),
-                        format!("serial_speed {} is not a serial port speed", v.get_ref()),
-                        format!(
-                            "use one of {} (baud)",
-                            SERIAL_SPEEDS.map(|s| s.to_string()).join(", ")
-                        ),
-                    );
-                    DEFAULT_SERIAL_SPEED
-                }
-            },
-        };
+        let serial_speed = r.serial_speed.as_ref().map_or(DEFAULT_SERIAL_SPEED, |v| {
+            self.hw(v, hardware::serial_speed(*v.get_ref()))
+                .unwrap_or(DEFAULT_SERIAL_SPEED)
+        });
         System {
             hostname,
             role: *r.role.get_ref(),
@@ -387,16 +362,14 @@ impl Validator<'_> {
         out
     }
 
+    /// `r`'s value, or its problem reported at `at`.
+    fn hw<T, U>(&mut self, at: &Spanned<U>, r: Result<T, hardware::Problem>) -> Option<T> {
+        r.map_err(|p| self.err(sp(at), p.message, p.hint)).ok()
+    }
+
     /// `mac = "…"`: one card's address, named by one interface only.
     fn card_mac(&mut self, m: &S, before: &[Interface]) -> Option<[u8; 6]> {
-        let Some(mac) = parse_mac(m.get_ref().trim()) else {
-            self.err(
-                sp(m),
-                format!("`{}` is not a card's MAC address", m.get_ref()),
-                "write six hex pairs as printed on the card or by `outpostd status`, e.g. 00:a0:24:12:34:56",
-            );
-            return None;
-        };
+        let mac = self.hw(m, hardware::mac(m.get_ref()))?;
         if let Some(o) = before.iter().find(|i| i.mac == Some(mac)) {
             self.err(
                 sp(m),
@@ -423,27 +396,15 @@ impl Validator<'_> {
     ) -> Option<IsaCard> {
         let Some(io) = &r.io else {
             if let Some(irq) = &r.irq {
-                self.err(
-                    sp(irq),
-                    "`irq` without `io`",
-                    "an ISA card needs its I/O port too, e.g. io = 0x300 (PCI cards need neither)",
-                );
+                self.hw::<(), _>(irq, Err(hardware::irq_without_io()));
             }
             return None;
         };
-        let port = self.int(&Some(io.clone()), 0x200, 0x3ff, 0x300, "io");
-        if port % 0x20 != 0 {
-            self.err(
-                sp(io),
-                format!("io {port:#x} is not where an ISA network card sits"),
-                "ISA NE2000 cards sit at 0x200-0x3e0 in steps of 0x20, e.g. io = 0x300 (the card's jumpers or setup program say which)",
-            );
-        }
+        let port = self.hw(io, hardware::isa_io(*io.get_ref()))?;
         let irq = r
             .irq
             .as_ref()
-            .map(|i| self.int(&Some(i.clone()), 2, 15, 9, "irq") as u8);
-        let port = port as u16;
+            .and_then(|i| self.hw(i, hardware::isa_irq(*i.get_ref())));
         if let Some(o) = before.iter().find(|i| i.isa.is_some_and(|c| c.io == port)) {
             self.err(
                 sp(io),

@@ -28,6 +28,9 @@ pub const DHCP_LEASE: &str = "DHCP lease";
 
 /// The NIC model every guest gets: the one every image's kernel drives.
 pub const NIC_MODEL: &str = "ne2k_pci";
+/// The IRQ an ISA card without `irq` is given in the rehearsal (its
+/// driver probes for it): QEMU's `ne2k_isa` default, free on `pc`.
+const ISA_DEFAULT_IRQ: u8 = 9;
 
 /// A rehearsal's guests and hubs, owned together: dropping it kills every
 /// guest (each prints its console tail if the thread is panicking).
@@ -81,7 +84,16 @@ impl Running {
             );
             for w in &g.nics {
                 let endpoint = topology.hub(&w.segment)?.endpoint(w.port)?;
-                let mut nic = Nic::new(&w.device, NIC_MODEL, endpoint);
+                // An ISA card where the site file places one (QEMU's pc
+                // has ISA slots too), so its io/irq entries are rehearsed.
+                let mut nic = match w.isa {
+                    Some(isa) => Nic::new(&w.device, "ne2k_isa", endpoint).props(format!(
+                        "iobase={:#x},irq={}",
+                        isa.io,
+                        isa.irq.unwrap_or(ISA_DEFAULT_IRQ)
+                    )),
+                    None => Nic::new(&w.device, NIC_MODEL, endpoint),
+                };
                 if let Some(mac) = &w.mac {
                     nic = nic.mac(mac);
                 }

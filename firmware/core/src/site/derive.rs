@@ -253,6 +253,38 @@ pub fn render_router(
     }
 }
 
+/// A router's `[system]` hardware lines, where the site file states them.
+fn system_hardware(hw: &super::Hardware) -> String {
+    let mut s = String::new();
+    if let Some(c) = hw.console {
+        let _ = writeln!(s, "console = {}", q(c.name()));
+    }
+    if let Some(v) = hw.serial_speed {
+        let _ = writeln!(s, "serial_speed = {v}");
+    }
+    if let Some(d) = hw.ide_dma {
+        let _ = writeln!(s, "ide_dma = {d}");
+    }
+    s
+}
+
+/// Interface `name`'s card lines (`mac`, `io`, `irq`), where stated.
+fn card_lines(hw: &super::Hardware, name: &str) -> String {
+    let mut s = String::new();
+    if let Some(card) = hw.card(name) {
+        if let Some(m) = &card.mac {
+            let _ = writeln!(s, "mac = {}", q(&crate::net::format_mac(m)));
+        }
+        if let Some(isa) = card.isa {
+            let _ = writeln!(s, "io = {:#x}", isa.io);
+            if let Some(irq) = isa.irq {
+                let _ = writeln!(s, "irq = {irq}");
+            }
+        }
+    }
+    s
+}
+
 fn render_head(site: &Site, keys: &PublicKeys) -> Result<RenderedRouter, DeriveError> {
     let h = &site.head;
     let mut s = header(
@@ -264,22 +296,25 @@ fn render_head(site: &Site, keys: &PublicKeys) -> Result<RenderedRouter, DeriveE
     );
     let _ = write!(
         s,
-        "\n# Who this box is.\n[system]\nhostname = {}\nrole = \"concentrator\"\n",
-        q(&h.name)
+        "\n# Who this box is.\n[system]\nhostname = {}\nrole = \"concentrator\"\n{}",
+        q(&h.name),
+        system_hardware(&h.hardware)
     );
     let _ = write!(
         s,
-        "\n# The WAN, where the offices and home users connect over ssh.\n[[interface]]\nname = \"wan\"\ndevice = {}\naddress = {}\n",
+        "\n# The WAN, where the offices and home users connect over ssh.\n[[interface]]\nname = \"wan\"\ndevice = {}\n{}address = {}\n",
         q(&h.wan.device),
+        card_lines(&h.hardware, "wan"),
         q(&h.wan.address.to_string())
     );
     for n in &h.networks {
         let _ = write!(
             s,
-            "\n# The private network `{}`.\n[[interface]]\nname = {}\ndevice = {}\naddress = {}\n",
+            "\n# The private network `{}`.\n[[interface]]\nname = {}\ndevice = {}\n{}address = {}\n",
             n.name,
             q(&n.name),
             q(&n.device),
+            card_lines(&h.hardware, &n.name),
             q(&n.address.to_string())
         );
     }
@@ -383,31 +418,35 @@ fn render_office(site: &Site, i: usize, keys: &PublicKeys) -> Result<RenderedRou
     let mut s = header(site, &format!("{}: an office router.", o.name));
     let _ = write!(
         s,
-        "\n# Who this box is.\n[system]\nhostname = {}\nrole = \"office\"\n",
-        q(&o.name)
+        "\n# Who this box is.\n[system]\nhostname = {}\nrole = \"office\"\n{}",
+        q(&o.name),
+        system_hardware(&o.hardware)
     );
     let _ = write!(
         s,
-        "\n# The office's LAN.\n[[interface]]\nname = \"lan\"\ndevice = {}\naddress = {}\n",
+        "\n# The office's LAN.\n[[interface]]\nname = \"lan\"\ndevice = {}\n{}address = {}\n",
         q(&o.lan_device),
+        card_lines(&o.hardware, "lan"),
         q(&o.lan.to_string())
     );
     match &o.wan {
         OfficeWan::Static(w) => {
             let _ = write!(
                 s,
-                "\n# The WAN: the ISP's line; the concentrator is {} behind it.\n[[interface]]\nname = \"wan\"\ndevice = {}\naddress = {}\n",
+                "\n# The WAN: the ISP's line; the concentrator is {} behind it.\n[[interface]]\nname = \"wan\"\ndevice = {}\n{}address = {}\n",
                 h.wan.address.addr,
                 q(&w.device),
+                card_lines(&o.hardware, "wan"),
                 q(&w.address.to_string())
             );
         }
         OfficeWan::Dhcp { device } => {
             let _ = write!(
                 s,
-                "\n# The WAN: the ISP's line, its address, gateway and DNS servers by DHCP;\n# the tunnel to the concentrator {} starts once there is a lease.\n[[interface]]\nname = \"wan\"\ndevice = {}\ndhcp = true\n",
+                "\n# The WAN: the ISP's line, its address, gateway and DNS servers by DHCP;\n# the tunnel to the concentrator {} starts once there is a lease.\n[[interface]]\nname = \"wan\"\ndevice = {}\n{}dhcp = true\n",
                 h.wan.address.addr,
-                q(device)
+                q(device),
+                card_lines(&o.hardware, "wan")
             );
         }
     }

@@ -87,6 +87,37 @@ impl fmt::Display for SiteFormat {
     }
 }
 
+/// A box's hardware as the site file gives it, for its derived config:
+/// `[system] console`, `serial_speed`, `ide_dma` where stated, and each
+/// interface's card (by logical interface name: `lan`, `wan`, a network's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hardware {
+    /// `console`, if stated.
+    pub console: Option<crate::config::Console>,
+    /// `serial_speed`, if stated.
+    pub serial_speed: Option<u32>,
+    /// `ide_dma`, if stated.
+    pub ide_dma: Option<bool>,
+    /// Cards named by MAC or placed by io/irq, per interface name.
+    pub cards: Vec<(String, Card)>,
+}
+
+impl Hardware {
+    /// The card of interface `name`, if the site file says anything about it.
+    pub fn card(&self, name: &str) -> Option<&Card> {
+        self.cards.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+}
+
+/// One interface's card: by MAC, and/or an ISA card's io/irq.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Card {
+    /// Its MAC address.
+    pub mac: Option<[u8; 6]>,
+    /// An ISA card's resources.
+    pub isa: Option<crate::config::IsaCard>,
+}
+
 /// How one router's image is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Build {
@@ -177,6 +208,8 @@ pub struct Head {
     pub key: String,
     /// Image settings.
     pub build: Build,
+    /// Console, disk DMA and cards, for its derived config.
+    pub hardware: Hardware,
     /// Where `[head]` is in the site file.
     pub span: Range<usize>,
 }
@@ -202,6 +235,8 @@ pub struct Office {
     pub key: String,
     /// Image settings.
     pub build: Build,
+    /// Console, disk DMA and cards, for its derived config.
+    pub hardware: Hardware,
     /// Where its `[[office]]` is.
     pub span: Range<usize>,
 }

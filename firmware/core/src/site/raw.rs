@@ -69,6 +69,15 @@ pub struct RawWan {
     /// DHCP instead of a static address (offices only).
     #[serde(default)]
     pub dhcp: Option<Spanned<bool>>,
+    /// The card's MAC address: that card becomes this interface.
+    #[serde(default)]
+    pub mac: Option<S>,
+    /// An ISA card's I/O port.
+    #[serde(default)]
+    pub io: Option<Spanned<i64>>,
+    /// An ISA card's IRQ.
+    #[serde(default)]
+    pub irq: Option<Spanned<i64>>,
 }
 
 /// An office LAN: `lan = { address = "…" }`.
@@ -83,6 +92,15 @@ pub struct RawLan {
     /// A DHCP range the router serves, `FIRST-LAST`.
     #[serde(default)]
     pub dhcp: Option<S>,
+    /// The card's MAC address: that card becomes this interface.
+    #[serde(default)]
+    pub mac: Option<S>,
+    /// An ISA card's I/O port.
+    #[serde(default)]
+    pub io: Option<Spanned<i64>>,
+    /// An ISA card's IRQ.
+    #[serde(default)]
+    pub irq: Option<Spanned<i64>>,
 }
 
 /// `[head]`.
@@ -105,6 +123,15 @@ pub struct RawHead {
     /// `[[head.network]]`.
     #[serde(default, rename = "network")]
     pub networks: Vec<Spanned<RawNetwork>>,
+    /// Primary console: serial | vga.
+    #[serde(default)]
+    pub console: Option<S>,
+    /// Serial console speed.
+    #[serde(default)]
+    pub serial_speed: Option<Spanned<i64>>,
+    /// DMA on IDE/CF disks.
+    #[serde(default)]
+    pub ide_dma: Option<Spanned<bool>>,
     /// CPU.
     #[serde(default)]
     pub cpu: Option<Spanned<SiteCpu>>,
@@ -127,6 +154,15 @@ pub struct RawNetwork {
     /// Kernel device (default eth1, eth2, … in order).
     #[serde(default)]
     pub device: Option<S>,
+    /// The card's MAC address: that card becomes this interface.
+    #[serde(default)]
+    pub mac: Option<S>,
+    /// An ISA card's I/O port.
+    #[serde(default)]
+    pub io: Option<Spanned<i64>>,
+    /// An ISA card's IRQ.
+    #[serde(default)]
+    pub irq: Option<Spanned<i64>>,
 }
 
 /// `[[office]]`.
@@ -148,6 +184,15 @@ pub struct RawOffice {
     /// Its private key file, relative to the site file.
     #[serde(default)]
     pub key: Option<S>,
+    /// Primary console: serial | vga.
+    #[serde(default)]
+    pub console: Option<S>,
+    /// Serial console speed.
+    #[serde(default)]
+    pub serial_speed: Option<Spanned<i64>>,
+    /// DMA on IDE/CF disks.
+    #[serde(default)]
+    pub ide_dma: Option<Spanned<bool>>,
     /// CPU.
     #[serde(default)]
     pub cpu: Option<Spanned<SiteCpu>>,

@@ -53,8 +53,23 @@ pub struct Wire {
     /// Port on the segment's hub.
     pub port: usize,
     /// Its MAC, when the plan must know it (a DHCP office's WAN, which the
-    /// internet host leases a fixed address by MAC); else the harness's.
+    /// internet host leases a fixed address by MAC; a card the site file
+    /// names by MAC); else the harness's.
     pub mac: Option<String>,
+    /// An ISA card's io/irq from the site file: the rehearsal plugs an ISA
+    /// NE2000 there, as the box has.
+    pub isa: Option<crate::config::IsaCard>,
+}
+
+impl Wire {
+    /// `self` as the site file's card for it says (MAC, ISA resources).
+    fn with_card(mut self, hw: &super::Hardware, name: &str) -> Wire {
+        if let Some(c) = hw.card(name) {
+            self.mac = c.mac.as_ref().map(crate::net::format_mac).or(self.mac);
+            self.isa = c.isa;
+        }
+        self
+    }
 }
 
 /// A DHCP office's WAN lease in the rehearsal: the internet host leases
@@ -239,6 +254,7 @@ impl Site {
                 segment: name.to_string(),
                 port: segments[i].ports - 1,
                 mac: None,
+                isa: None,
             }
         };
 
@@ -260,10 +276,13 @@ impl Site {
             &wan_of(h.wan.address.network()),
             h.wan.address.network(),
             &h.wan.device,
-        )];
+        )
+        .with_card(&h.hardware, "wan")];
         for n in &h.networks {
             let seg = format!("net-{}", n.name);
-            nics.push(plug(&mut segments, &seg, n.net(), &n.device));
+            nics.push(
+                plug(&mut segments, &seg, n.net(), &n.device).with_card(&h.hardware, &n.name),
+            );
             nets.push(Net {
                 name: n.name.clone(),
                 net: n.net(),
@@ -281,14 +300,19 @@ impl Site {
         for o in &self.offices {
             let seg = format!("lan-{}", o.name);
             let wan = o.wan.fixed().map_or(head_wan, |w| w.address.network());
-            let mut wire = plug(&mut segments, &wan_of(wan), wan, o.wan.device());
+            let mut wire = plug(&mut segments, &wan_of(wan), wan, o.wan.device())
+                .with_card(&o.hardware, "wan");
             if o.wan.fixed().is_none() {
-                let mac = format!("02:00:00:00:17:{:02x}", dhcp_offices.len() + 1);
+                let mac = wire
+                    .mac
+                    .clone()
+                    .unwrap_or_else(|| format!("02:00:00:00:17:{:02x}", dhcp_offices.len() + 1));
                 wire.mac = Some(mac.clone());
                 dhcp_offices.push((o.name.clone(), mac));
             }
             let nics = vec![
-                plug(&mut segments, &seg, o.lan.network(), &o.lan_device),
+                plug(&mut segments, &seg, o.lan.network(), &o.lan_device)
+                    .with_card(&o.hardware, "lan"),
                 wire,
             ];
             nets.push(Net {

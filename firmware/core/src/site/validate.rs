@@ -18,6 +18,7 @@ use super::policy::{default_rules, within, Rule};
 use super::raw::*;
 use super::*;
 use crate::diagnostic::{Collect, Location};
+use crate::hardware;
 use crate::validate::{is_account, is_hostname};
 
 /// Parses and validates a site file (named `file` in diagnostics).
@@ -135,6 +136,68 @@ impl V<'_> {
             );
         }
         n.to_string()
+    }
+
+    /// `r`'s value, or its problem reported at `at`.
+    fn hw<T, U>(&mut self, at: &Spanned<U>, r: Result<T, hardware::Problem>) -> Option<T> {
+        r.map_err(|p| self.err(at.span(), p.message, p.hint)).ok()
+    }
+
+    /// A router's console, disk DMA and cards, checked as a router's own
+    /// config checks them (the same words), at their place in the site file.
+    /// Which card the kernel names what (ISA cards first, in order) is the
+    /// derived config's check.
+    fn hardware(
+        &mut self,
+        (console, speed, dma): (&Option<S>, &Option<Spanned<i64>>, &Option<Spanned<bool>>),
+        cards: Vec<(String, RawCard<'_>)>,
+    ) -> Hardware {
+        let mut hw = Hardware {
+            console: console
+                .as_ref()
+                .and_then(|c| self.hw(c, hardware::console(c.get_ref()))),
+            serial_speed: speed
+                .as_ref()
+                .and_then(|v| self.hw(v, hardware::serial_speed(*v.get_ref()))),
+            ide_dma: dma.as_ref().map(|d| *d.get_ref()),
+            cards: Vec::new(),
+        };
+        for (name, (mac, io, irq)) in cards {
+            let mac = mac.as_ref().and_then(|m| {
+                let v = self.hw(m, hardware::mac(m.get_ref()))?;
+                if let Some((other, _)) = hw.cards.iter().find(|(_, c)| c.mac == Some(v)) {
+                    self.err(
+                        m.span(),
+                        format!(
+                            "MAC {} is already the card of interface `{other}`",
+                            crate::net::format_mac(&v)
+                        ),
+                        "each card can be one interface only",
+                    );
+                }
+                Some(v)
+            });
+            let isa = match (io, irq) {
+                (None, Some(i)) => {
+                    self.hw::<(), _>(i, Err(hardware::irq_without_io()));
+                    None
+                }
+                (None, None) => None,
+                (Some(io), irq) => {
+                    self.hw(io, hardware::isa_io(*io.get_ref()))
+                        .map(|io| crate::config::IsaCard {
+                            io,
+                            irq: irq
+                                .as_ref()
+                                .and_then(|i| self.hw(i, hardware::isa_irq(*i.get_ref()))),
+                        })
+                }
+            };
+            if mac.is_some() || isa.is_some() {
+                hw.cards.push((name, Card { mac, isa }));
+            }
+        }
+        hw
     }
 
     fn build(
@@ -320,6 +383,12 @@ impl V<'_> {
         let head_wan = self.wan(&h.wan, DEFAULT_FIRST_DEVICE, &head_name);
         let head_key = self.key(&h.key, &head_name);
         let head_build = self.build(&h.cpu, &h.format, &h.memory, defaults);
+        let mut head_cards = vec![("wan".to_string(), card_of(h.wan.get_ref()))];
+        for n in &h.networks {
+            let r = n.get_ref();
+            head_cards.push((r.name.get_ref().trim().to_string(), (&r.mac, &r.io, &r.irq)));
+        }
+        let head_hardware = self.hardware((&h.console, &h.serial_speed, &h.ide_dma), head_cards);
 
         let mut offices: Vec<(Option<Office>, &Spanned<RawOffice>)> = Vec::new();
         for o in &raw.offices {
@@ -343,6 +412,14 @@ impl V<'_> {
             let lan_dhcp = self.lan_dhcp(r.lan.get_ref(), lan);
             let key = self.key(&r.key, &name);
             let build = self.build(&r.cpu, &r.format, &r.memory, defaults);
+            let l = r.lan.get_ref();
+            let hardware = self.hardware(
+                (&r.console, &r.serial_speed, &r.ide_dma),
+                vec![
+                    ("lan".to_string(), (&l.mac, &l.io, &l.irq)),
+                    ("wan".to_string(), card_of(r.wan.get_ref())),
+                ],
+            );
             let office = match (lan, wan) {
                 (Some(lan), Some(wan)) => Some(Office {
                     name,
@@ -361,6 +438,7 @@ impl V<'_> {
                     internet: r.internet.as_ref().is_none_or(|b| *b.get_ref()),
                     key,
                     build,
+                    hardware,
                     span: o.span(),
                 }),
                 _ => None,
@@ -533,6 +611,7 @@ impl V<'_> {
             dns_name,
             key: head_key,
             build: head_build,
+            hardware: head_hardware,
             span: raw.head.span(),
         };
         self.overlaps(pool, &head, &offices, &raw_offices, &h.wan);
@@ -954,4 +1033,15 @@ fn pool_hosts(pool: Ipv4Net) -> impl Iterator<Item = Ipv4Addr> {
         (n + 1, n + size - 2)
     };
     (first..=last).filter_map(|x| u32::try_from(x).ok().map(Ipv4Addr::from))
+}
+
+/// An interface table's `mac`, `io` and `irq`, as written.
+type RawCard<'a> = (
+    &'a Option<S>,
+    &'a Option<Spanned<i64>>,
+    &'a Option<Spanned<i64>>,
+);
+
+fn card_of(w: &RawWan) -> RawCard<'_> {
+    (&w.mac, &w.io, &w.irq)
 }
