@@ -377,8 +377,17 @@ fn whole_site() {
         )),
         "{LAN_HOST} status:\n{host_status}"
     );
+    // DNS servers: the WAN lease's for the office itself, and handed on
+    // by its udhcpd to the LAN.
+    for (m, name) in [(office, OFFICE), (lan, LAN_HOST)] {
+        let resolv = ok(m, "cat /etc/resolv.conf");
+        assert!(
+            resolv.contains(&format!("nameserver {INTERNET_IP}")),
+            "{name}: /etc/resolv.conf lacks the WAN lease's DNS server:\n{resolv}"
+        );
+    }
     check(
-        "DHCP: the office's WAN lease with its expiry, the LAN host leased by the office",
+        "DHCP: the office's WAN lease with its expiry, the LAN host leased by the office, the lease's DNS server handed on",
         t,
     );
 
