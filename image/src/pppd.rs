@@ -5,8 +5,11 @@
 //!
 //! Features are switched off with empty make variables (the Makefile tests
 //! them with `ifdef`): no MS-CHAP/MPPE, no packet filter (libpcap), no
-//! multilink/TDB, no PAM/shadow/crypt, no plugins, no CBCP, no EAP-TLS.
-//! What stays is pppd proper: the `pty` option, LCP echo, PAP/CHAP-MD5,
+//! multilink/TDB, no PAM/shadow/crypt, no plugin loading, no CBCP, no
+//! EAP-TLS. The PPPoE plugin is linked in instead of loaded
+//! (`pppd/pppoe_static.c`, ARCHITECTURE.md): its four sources compiled
+//! beside a shim that registers its options, the objects handed to the
+//! link through `LIBS`. What stays is pppd proper: the `pty` option, LCP echo, PAP/CHAP-MD5,
 //! ip-up/ip-down hooks, IPCP and IPv6CP (2.4.9 calls `sif6down`
 //! unconditionally, so `HAVE_INET6` must stay). `COMPILE_FLAGS` is
 //! overridden to drop `-DIPX_CHANGE`, which needs the long-gone
@@ -25,7 +28,13 @@ use crate::sources::SourcePackage;
 use crate::zig;
 
 /// Bumped whenever the recipe below changes in a way the other inputs miss.
-const RECIPE_VERSION: &str = "pppd-recipe-1";
+const RECIPE_VERSION: &str = "pppd-recipe-2";
+
+/// The shim that links the PPPoE plugin into the static pppd.
+const PPPOE_SHIM: &str = include_str!("pppd/pppoe_static.c");
+/// The plugin's sources compiled (in `pppd/plugins/pppoe/`), the shim's
+/// name first; `plugin.c` comes in through the shim.
+const PPPOE_OBJECTS: &[&str] = &["static", "discovery", "if", "common"];
 
 /// The make variables that select pppd's features (see the module docs).
 const MAKE_SWITCHES: &[&str] = &[
@@ -43,7 +52,6 @@ const MAKE_SWITCHES: &[&str] = &[
     "USE_EAPTLS=",
     "USE_LIBUTIL=",
     "USE_CRYPT=",
-    "LIBS=",
     "LDFLAGS=-static",
 ];
 
@@ -55,6 +63,8 @@ pub fn build(cache: &Cache, cpu: Cpu) -> Result<PathBuf> {
         .input("debian-version", &src.version)
         .input("debian-patches", "no")
         .input("make-switches", MAKE_SWITCHES.join("\n"))
+        .input("pppoe-shim", PPPOE_SHIM)
+        .input("pppoe-objects", PPPOE_OBJECTS.join(" "))
         .input("cpu", cpu.name())
         .input("zig", zig::version(&tools)?)
         .input("recipe", RECIPE_VERSION)
@@ -71,11 +81,29 @@ pub fn build(cache: &Cache, cpu: Cpu) -> Result<PathBuf> {
                 .arg("--cflags=-Os"),
             &log,
         )?;
+        let pppoe = dir.join("pppd/plugins/pppoe");
+        fs::write(pppoe.join("static.c"), PPPOE_SHIM)
+            .map_err(|e| BuildError::io("writing the PPPoE shim".to_string(), e))?;
+        let mut objects = Vec::new();
+        for name in PPPOE_OBJECTS {
+            let object = pppoe.join(format!("{name}.o"));
+            run_logged(
+                Command::new(&tools.cc)
+                    .current_dir(&pppoe)
+                    .args(["-Os", "-I../../../include", "-I../../..", "-c", "-o"])
+                    .arg(&object)
+                    .arg(format!("{name}.c")),
+                &log,
+            )?;
+            objects.push(object.display().to_string());
+        }
         run_logged(
             Command::new("make")
                 .current_dir(&dir)
                 .args(["-j2", "-C", "pppd"])
                 .args(MAKE_SWITCHES)
+                // pppd's link line ends with $(LIBS): the plugin goes in there.
+                .arg(format!("LIBS={}", objects.join(" ")))
                 .arg("pppd"),
             &log,
         )?;

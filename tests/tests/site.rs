@@ -377,8 +377,25 @@ fn whole_site() {
         )),
         "{LAN_HOST} status:\n{host_status}"
     );
+    // DNS servers: the WAN lease's for the office itself, and handed on
+    // by its udhcpd to the LAN.
+    // A LAN host that asked before the office had its WAN lease got none
+    // and a short lease: it has them once it renews.
+    let want = format!("nameserver {INTERNET_IP}");
+    for (m, name) in [(office, OFFICE), (lan, LAN_HOST)] {
+        let deadline = Instant::now() + Duration::from_secs(2 * 120 + 30);
+        let mut resolv = ok(m, "cat /etc/resolv.conf");
+        while !resolv.contains(&want) && Instant::now() < deadline {
+            ok(m, "sleep 5");
+            resolv = ok(m, "cat /etc/resolv.conf");
+        }
+        assert!(
+            resolv.contains(&want),
+            "{name}: /etc/resolv.conf lacks the WAN lease's DNS server:\n{resolv}"
+        );
+    }
     check(
-        "DHCP: the office's WAN lease with its expiry, the LAN host leased by the office",
+        "DHCP: the office's WAN lease with its expiry, the LAN host leased by the office, the lease's DNS server handed on",
         t,
     );
 

@@ -94,8 +94,11 @@ fn a_dhcp_office_plans_udhcpc_udhcpd_and_their_openings() {
             "{line} missing from\n{conf}"
         );
     }
-    // No WAN lease yet: no DNS line rather than an empty one.
-    assert!(!server.conf(&[]).contains("option dns"));
+    // No WAN lease yet: no DNS line rather than an empty one, and short
+    // leases, so PCs that asked early come back for the DNS servers soon.
+    let early = server.conf(&[]);
+    assert!(!early.contains("option dns"), "{early}");
+    assert!(early.contains("option lease 120\n"), "{early}");
     let nft = p.ruleset.render_nft();
     assert!(
         nft.contains(r#"iifname "eth1" udp dport 68 accept comment "dhcp client""#),
@@ -108,7 +111,7 @@ fn a_dhcp_office_plans_udhcpc_udhcpd_and_their_openings() {
     let text = outpost_core::plan::render::render_text(&p);
     assert!(text.contains("[dhcp client wan dev eth1]"), "{text}");
     assert!(text.contains("[dhcp server lan dev eth0]"), "{text}");
-    assert!(text.contains("dns handed out: the WAN lease's"), "{text}");
+    assert!(text.contains("dns handed out: the WAN lease's; leases of at most 120 s until there is one (as above), then 600 s"), "{text}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use log::{error, info, warn};
 use outpost_core::net::Ipv4Net;
-use outpost_core::plan::lease::{judge, Lease, LeaseEvent};
+use outpost_core::plan::lease::{change_of, judge, Lease, LeaseChange, LeaseEvent};
 use outpost_core::plan::{DhcpClientPlan, DhcpServerPlan, DISCOVER_TRIES, RESOLV_CONF, UDHCPD_DIR};
 
 use crate::control::Reply;
@@ -26,24 +26,6 @@ use crate::dhcp_hook::DhcpMessage;
 use crate::netlink::{Netlink, Route};
 use crate::supervisor::machine::{Event, Policy};
 use crate::supervisor::{Kind, Output, Spec, Status, Supervisor};
-
-/// What a udhcpc event changed, for the tunnel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeaseChange {
-    /// Nothing the tunnel cares about (a renewal, a refusal, a NAK).
-    Nothing,
-    /// A lease where there was none: the tunnel may start.
-    Gained,
-    /// Our address changed: the tunnel restarts from the new one.
-    AddressChanged {
-        /// The previous address.
-        from: Ipv4Addr,
-        /// The new one.
-        to: Ipv4Addr,
-    },
-    /// The lease ended: the tunnel waits for the next.
-    Lost,
-}
 
 /// The lease in force and when it was obtained (or last renewed).
 #[derive(Debug, Clone)]
@@ -229,14 +211,7 @@ impl DhcpClient {
                 error!("writing {RESOLV_CONF}: {e}");
             }
         }
-        let change = match &old {
-            None => LeaseChange::Gained,
-            Some(o) if o.address.addr != lease.address.addr => LeaseChange::AddressChanged {
-                from: o.address.addr,
-                to: lease.address.addr,
-            },
-            Some(_) => LeaseChange::Nothing,
-        };
+        let change = change_of(old.as_ref(), &lease);
         match (&old, &change) {
             (Some(o), LeaseChange::Nothing) if *o == lease => {
                 info!(

@@ -223,6 +223,7 @@ fn an_invalid_site_is_refused_with_every_mistake_and_nothing_written() {
     fs::write(
         &site_file,
         text.replace("192.168.1.1/24", "10.0.0.1/24")
+            .replace("192.168.1.10-192.168.1.99", "10.0.0.10-10.0.0.99")
             .replace("accept = [\"office1\"]", "accept = [\"office2\"]"),
     )
     .unwrap();

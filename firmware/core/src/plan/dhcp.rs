@@ -20,6 +20,10 @@ pub const RESOLV_CONF: &str = "/etc/resolv.conf";
 /// Where udhcpd's config files and lease files live: RAM (a lease file on
 /// a floppy would wear it and slow every offer).
 pub const UDHCPD_DIR: &str = "/run/outpost/udhcpd";
+/// The lease a server that hands out the WAN's DNS servers gives while
+/// there is no WAN lease yet: a LAN PC that asks before the WAN is up gets
+/// no DNS server, and renews (at half this) soon enough to get them.
+pub const PROVISIONAL_LEASE_S: u32 = 120;
 /// Discover packets udhcpc sends, `DISCOVER_WAIT_S` seconds apart, before
 /// it gives up (`-n`) and the supervisor's backoff takes over.
 pub const DISCOVER_TRIES: u32 = 3;
@@ -166,7 +170,12 @@ impl DhcpServerPlan {
         if !dns.is_empty() {
             let _ = writeln!(c, "option dns {}", dns.join(" "));
         }
-        let _ = writeln!(c, "option lease {}", s.lease);
+        let lease = if self.follows_wan_dns() && wan_dns.is_empty() {
+            s.lease.min(PROVISIONAL_LEASE_S)
+        } else {
+            s.lease
+        };
+        let _ = writeln!(c, "option lease {lease}");
         for st in &s.statics {
             let _ = writeln!(c, "static_lease {} {}", st.mac, st.address);
         }

@@ -2,8 +2,10 @@
 //! before anything is applied: a zero lease, an address that is not a host
 //! address, a router off the leased network, an address or network on the
 //! tunnel's networks or on another interface's (the seed's pitfall: the
-//! tunnel's own ssh connection routed into the tunnel). Pure; outpostd
-//! applies what passes and retries (with backoff) what does not.
+//! tunnel's own ssh connection routed into the tunnel); and what a lease
+//! that comes, moves or ends means for the tunnel ([`tunnel_move`]).
+//! Pure; outpostd applies what passes and retries (with backoff) what
+//! does not.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -190,6 +192,60 @@ impl fmt::Display for Lease {
     }
 }
 
+/// What a udhcpc event changed, for the tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseChange {
+    /// Nothing the tunnel cares about (a renewal, a refusal, a NAK).
+    Nothing,
+    /// A lease where there was none.
+    Gained,
+    /// Our address changed.
+    AddressChanged {
+        /// The previous address.
+        from: Ipv4Addr,
+        /// The new one.
+        to: Ipv4Addr,
+    },
+    /// The lease ended.
+    Lost,
+}
+
+/// What applying `new` over the lease in force (`old`) changes.
+pub fn change_of(old: Option<&Lease>, new: &Lease) -> LeaseChange {
+    match old {
+        None => LeaseChange::Gained,
+        Some(o) if o.address.addr != new.address.addr => LeaseChange::AddressChanged {
+            from: o.address.addr,
+            to: new.address.addr,
+        },
+        Some(_) => LeaseChange::Nothing,
+    }
+}
+
+/// What the tunnel does about a change of the WAN's lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelMove {
+    /// Leave it as it is.
+    Stay,
+    /// Start it: it was waiting for a lease.
+    Start,
+    /// Restart it from the new address (its ssh connection was bound to
+    /// the old one, and would hang until LCP echoes noticed).
+    Restart,
+    /// Stop it and wait for the next lease.
+    Park,
+}
+
+/// The tunnel's move for `change`, given whether it runs or waits.
+pub fn tunnel_move(change: &LeaseChange, running: bool, waiting: bool) -> TunnelMove {
+    match change {
+        LeaseChange::Gained if waiting => TunnelMove::Start,
+        LeaseChange::AddressChanged { .. } if running => TunnelMove::Restart,
+        LeaseChange::Lost if running => TunnelMove::Park,
+        _ => TunnelMove::Stay,
+    }
+}
+
 /// Why a lease is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LeaseRefusal {
@@ -340,6 +396,48 @@ mod tests {
             Lease::from_env(&env(&[("ip", "1.2.3.4"), ("mask", "24"), ("lease", "-1")])),
             Err(LeaseParseError::Bad { key: "lease", .. })
         ));
+    }
+
+    #[test]
+    fn the_tunnel_starts_with_a_lease_restarts_on_renumbering_and_parks_without() {
+        let a = lease("172.16.0.2/24", Some("172.16.0.100"), 60);
+        let b = lease("172.16.0.3/24", Some("172.16.0.100"), 60);
+        assert_eq!(change_of(None, &a), LeaseChange::Gained);
+        assert_eq!(change_of(Some(&a), &a), LeaseChange::Nothing);
+        let renumbered = change_of(Some(&a), &b);
+        assert_eq!(
+            renumbered,
+            LeaseChange::AddressChanged {
+                from: "172.16.0.2".parse().unwrap(),
+                to: "172.16.0.3".parse().unwrap()
+            }
+        );
+        // Another DNS server or router on the same address is no move.
+        let mut c = a.clone();
+        c.dns = vec!["9.9.9.9".parse().unwrap()];
+        assert_eq!(change_of(Some(&a), &c), LeaseChange::Nothing);
+        assert_eq!(
+            tunnel_move(&LeaseChange::Gained, false, true),
+            TunnelMove::Start
+        );
+        assert_eq!(
+            tunnel_move(&LeaseChange::Gained, true, false),
+            TunnelMove::Stay
+        );
+        assert_eq!(tunnel_move(&renumbered, true, false), TunnelMove::Restart);
+        assert_eq!(tunnel_move(&renumbered, false, true), TunnelMove::Stay);
+        assert_eq!(
+            tunnel_move(&LeaseChange::Lost, true, false),
+            TunnelMove::Park
+        );
+        assert_eq!(
+            tunnel_move(&LeaseChange::Lost, false, true),
+            TunnelMove::Stay
+        );
+        assert_eq!(
+            tunnel_move(&LeaseChange::Nothing, true, false),
+            TunnelMove::Stay
+        );
     }
 
     #[test]

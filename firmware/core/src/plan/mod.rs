@@ -146,7 +146,7 @@ use std::path::Path;
 pub use concentrator::{peer_ifname, PEER_GID, PEER_GROUP, PEER_UID_BASE, PPPD_PATH};
 pub use dhcp::{
     dhcp_plan, DhcpClientPlan, DhcpPlan, DhcpServerPlan, DISCOVER_TRIES, DISCOVER_WAIT_S,
-    RESOLV_CONF, UDHCPC_SCRIPT, UDHCPD_DIR,
+    PROVISIONAL_LEASE_S, RESOLV_CONF, UDHCPC_SCRIPT, UDHCPD_DIR,
 };
 pub use firewall::ruleset;
 pub use office::{ConcentratorRefused, OFFICE_IFNAME, OFFICE_IPPARAM, OFFICE_SSH_HOME};

@@ -55,7 +55,12 @@ pub fn render_text(p: &Plan) -> String {
             d.conf(&[])
         );
         if d.follows_wan_dns() {
-            let _ = writeln!(s, "dns handed out: the WAN lease's");
+            let _ = writeln!(
+                s,
+                "dns handed out: the WAN lease's; leases of at most {} s until there is one (as above), then {} s",
+                super::PROVISIONAL_LEASE_S,
+                d.server.lease
+            );
         }
     }
     if let Some(o) = &p.office {

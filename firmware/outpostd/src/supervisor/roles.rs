@@ -16,12 +16,13 @@ use outpost_core::plan::{ConcentratorPlan, DhcpClientPlan, OfficePlan, Plan, OFF
 
 use crate::concentrator::{self, Peers};
 use crate::control::Reply;
-use crate::dhcp::{DhcpClient, DhcpServers, LeaseChange};
+use crate::dhcp::{DhcpClient, DhcpServers};
 use crate::dhcp_hook::{self, DhcpMessage};
 use crate::hooks::{self, HookMessage};
 use crate::netlink::Netlink;
 use crate::supervisor::machine::{Event, LinkInfo, Policy};
 use crate::supervisor::{Kind, Output, Spec, Supervisor};
+use outpost_core::plan::lease::{tunnel_move, LeaseChange, TunnelMove};
 
 /// The role's running parts.
 #[derive(Default)]
@@ -126,20 +127,22 @@ impl Roles {
             return Reply::error(vec![format!("no DHCP client runs on {}", msg.device)]);
         };
         let (reply, change) = client.hook(self.nl.as_ref(), msg).await;
-        match change {
-            LeaseChange::Nothing => {}
-            LeaseChange::Gained => {
+        match tunnel_move(&change, self.tunnel.is_some(), self.waiting.is_some()) {
+            TunnelMove::Stay => {}
+            TunnelMove::Start => {
                 if let Some(office) = self.waiting.take() {
                     self.start_tunnel(&office);
                 }
             }
-            LeaseChange::AddressChanged { from, to } => {
-                if let Some((_, sup)) = &self.tunnel {
+            TunnelMove::Restart => {
+                if let (Some((_, sup)), LeaseChange::AddressChanged { from, to }) =
+                    (&self.tunnel, &change)
+                {
                     info!("restarting the tunnel: the WAN address changed from {from} to {to}");
                     sup.send(Event::Reset);
                 }
             }
-            LeaseChange::Lost => {
+            TunnelMove::Park => {
                 if let Some((office, sup)) = self.tunnel.take() {
                     info!("the tunnel waits for a new DHCP lease");
                     sup.stop().await;
