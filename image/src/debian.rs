@@ -30,7 +30,7 @@ use crate::exec::output;
 use crate::initramfs::{file, replace, to_cpio};
 
 /// Bumped whenever the recipe changes in a way the other inputs miss.
-const RECIPE_VERSION: &str = "debian-recipe-1";
+const RECIPE_VERSION: &str = "debian-recipe-2";
 
 /// The metapackage whose target is the kernel (the version apt offers).
 pub const KERNEL_METAPACKAGE: &str = "linux-image-686";
@@ -48,6 +48,10 @@ pub const PACKAGES: &[&str] = &[
     "kmod",
     "busybox",
     "iptables",
+    // pkill, ps: busybox as Debian builds it has neither.
+    "procps",
+    "libproc2-0",
+    "libncursesw6",
     "libc6",
     "libssl3",
     "zlib1g",
@@ -96,6 +100,9 @@ pub const PACKAGES: &[&str] = &[
 /// The modules init loads (their dependencies come along): the PCI NICs
 /// QEMU offers, PPP over a pty, and what iptables-nft's filter rules need.
 pub const MODULES: &[&str] = &[
+    // First: libcrc32c's `softdep pre: crc32c` is no `depends=`, and
+    // without it nf_tables' init fails.
+    "crc32c_generic",
     "ne2k-pci",
     "e1000",
     "ppp_async",

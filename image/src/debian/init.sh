@@ -16,6 +16,9 @@ export PATH
 # Applets only where Debian's packages put no program of the same name.
 /bin/busybox --install -s 2>/dev/null
 ln -sf /proc/self/fd /dev/fd
+# iptables' postinst: update-alternatives picks the nft flavour.
+ln -sf iptables-nft /usr/sbin/iptables
+ln -sf iptables-nft-save /usr/sbin/iptables-save
 # Debian's kernel is modular: the NICs, PPP, netfilter.
 depmod -a
 for m in $(cat /etc/interop-modules); do modprobe "$m" || echo "interop: modprobe $m failed"; done

@@ -1,0 +1,250 @@
+//! Issue 18: Outpost against the seed's own ends — a stock Debian 12
+//! machine (Debian's unmodified i386 packages: kernel, OpenSSH, pppd,
+//! iptables; `mkoutpost::debian`) booted in QEMU beside Outpost guests on
+//! the same hubs. One Debian boot per scenario; each check's time printed.
+//!
+//! Office → stock server: the Debian machine is the seed's chapter-5
+//! server (`mkoutpost::debian::server`); an Outpost office brings its
+//! tunnel up to it by itself, the office LAN and the server's private side
+//! answer each other, and the office reconnects after the server's pppd
+//! is killed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use mkoutpost::build::{BuildOptions, BuildReport};
+use mkoutpost::cache::Cache;
+use mkoutpost::cpu::Cpu;
+use mkoutpost::debian::{self, server, DebianMachine};
+use mkoutpost::media::Seed;
+use outpost_qemu::{MachineSpec, Nic, Topology};
+use outpost_tests::{build_image, build_with, example, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT};
+
+/// The Debian machine's RAM: its initramfs is some 60 MB unpacked.
+const DEBIAN_MIB: u32 = 256;
+
+/// Runs `f`, printing how long it took under `what`.
+fn timed<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let t = Instant::now();
+    let r = f();
+    eprintln!(
+        "interop: {what}: {:.1} s{}",
+        t.elapsed().as_secs_f64(),
+        if r.is_ok() { "" } else { " (failed)" }
+    );
+    r.with_context(|| what.to_string())
+}
+
+fn assemble() -> Result<DebianMachine> {
+    let cache = Cache::open_default()?;
+    timed(
+        "Debian packages fetched and assembled (or found cached)",
+        || Ok(debian::assemble(&cache, &mut |s| eprintln!("debian: {s}"))?),
+    )
+}
+
+/// An ed25519 host key made once with the host's OpenSSH `ssh-keygen`
+/// (the server is OpenSSH: its key is in OpenSSH's format), kept so the
+/// office image that pins it stays cached.
+fn openssh_key(path: &Path, comment: &str) -> Result<(String, String)> {
+    if !path.exists() {
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+            .arg(path)
+            .status()
+            .context("running ssh-keygen")?;
+        ensure!(st.success(), "ssh-keygen failed");
+    }
+    let private = fs::read_to_string(path)?;
+    let public = fs::read_to_string(format!("{}.pub", path.display()))?;
+    Ok((private, public))
+}
+
+/// The example office, dialling the stock server: the seed's client gives
+/// pppd both tunnel addresses (seed 17), its remote end the server's
+/// internal address; the host key pinned is the server's.
+fn office_for_stock_server(dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir.join("keys"))?;
+    let (_, public) = openssh_key(&dir.join("keys/vpn.ed25519"), "vpn")?;
+    fs::write(dir.join("keys/vpn.ed25519.pub"), public)?;
+    let text = fs::read_to_string(example("site/office.toml"))?
+        .replace("keys/concentrator.ed25519.pub", "keys/vpn.ed25519.pub")
+        .replace(
+            "networks = [\"10.0.0.0/24\"]",
+            "networks = [\"10.0.0.0/24\"]\n# The seed's server runs pppd as the account's shell: it needs a pty\n# and the client names both tunnel ends (seed 17).\npty = true\nlocal = \"10.0.0.100\"\nremote = \"10.0.0.1\"",
+        );
+    ensure!(
+        text.contains("local = \"10.0.0.100\""),
+        "the example's tunnel changed shape"
+    );
+    let path = dir.join("office.toml");
+    if fs::read_to_string(&path).ok().as_deref() != Some(&text) {
+        fs::write(&path, text)?;
+    }
+    Ok(path)
+}
+
+fn build_office(config: &Path) -> Result<BuildReport> {
+    let opts = BuildOptions {
+        config: config.to_path_buf(),
+        out_dir: repo().join("target/e2e/interop-office-i486"),
+        cpu: Cpu::I486,
+        seed: Seed::Random,
+    };
+    build_with(&opts, "interop office i486")
+}
+
+/// Starts an Outpost image with its NICs on `(hub, port)`s.
+fn start_outpost(
+    t: &mut Topology,
+    name: &str,
+    r: &BuildReport,
+    nics: &[(&str, usize)],
+) -> Result<()> {
+    let mut spec = MachineSpec::new(name)
+        .cpu(r.cpu.qemu_cpu())
+        .memory_mib(32)
+        .kernel(&r.kernel)
+        .initrd(&r.initramfs)
+        .append(format!("{} panic=-1", r.cmdline))
+        .no_reboot(true);
+    for (i, (hub, port)) in nics.iter().enumerate() {
+        spec = spec.nic(Nic::new(
+            format!("eth{i}"),
+            "ne2k_pci",
+            t.hub(hub)?.endpoint(*port)?,
+        ));
+    }
+    t.start(spec)?;
+    Ok(())
+}
+
+/// Starts the Debian machine with `files` on top of its packages.
+fn start_debian(
+    t: &mut Topology,
+    m: &DebianMachine,
+    files: &[(String, Vec<u8>, u32)],
+    nics: &[(&str, usize)],
+) -> Result<()> {
+    let initrd = t.workdir().join("debian.cpio");
+    debian::with_files(m, files, &initrd)?;
+    let mut spec = MachineSpec::new("debian")
+        .cpu(debian::QEMU_CPU)
+        .memory_mib(DEBIAN_MIB)
+        .kernel(&m.kernel)
+        .initrd(&initrd)
+        .append("console=ttyS0 panic=-1 loglevel=4")
+        .no_reboot(true);
+    for (i, (hub, port)) in nics.iter().enumerate() {
+        spec = spec.nic(Nic::new(
+            format!("eth{i}"),
+            "ne2k_pci",
+            t.hub(hub)?.endpoint(*port)?,
+        ));
+    }
+    t.start(spec)?;
+    Ok(())
+}
+
+/// Pings `to` from `from` until one answer comes back or `timeout` passes.
+fn ping(t: &Topology, from: &str, to: &str, timeout: Duration) -> Result<()> {
+    let m = t.machine(from)?;
+    let end = Instant::now() + timeout;
+    loop {
+        let out = m.run(&format!("ping -c 1 -W 2 {to}"), CMD_TIMEOUT)?;
+        if out.status == 0 {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            bail!("{from} cannot ping {to}: {}", out.stdout);
+        }
+    }
+}
+
+#[test]
+fn an_outpost_office_dials_the_seed_s_stock_debian_server() -> Result<()> {
+    let deb = assemble()?;
+    let dir = repo().join("target/e2e/interop-office");
+    let config = office_for_stock_server(&dir)?;
+    let (office, lan, private) = timed(
+        "office, LAN host and private host images built (or cached)",
+        || {
+            Ok((
+                build_office(&config)?,
+                build_image(&example("site/lan-host.toml"), Cpu::I486)?,
+                build_image(&example("site/private-host.toml"), Cpu::I486)?,
+            ))
+        },
+    )?;
+    let (host_key, host_key_pub) = openssh_key(&dir.join("keys/vpn.ed25519"), "vpn")?;
+    let office_key = fs::read_to_string(dir.join("keys/office1.ed25519.pub"))?;
+    let srv = server::Server {
+        external: "172.16.0.1/24".into(),
+        internal: "10.0.0.1/24".into(),
+        internal_net: "10.0.0.0/24".into(),
+        host_key,
+        host_key_pub,
+        accounts: vec![server::Account {
+            name: "office1".into(),
+            public_key: office_key,
+            route: Some(("192.168.1.0/24".into(), "10.0.0.100".parse()?)),
+        }],
+    };
+    let work = workdir("interop-server")?;
+    let mut t = Topology::new(&work);
+    t.add_hub("lan", 2)?;
+    t.add_hub("wan", 2)?;
+    t.add_hub("private", 2)?;
+    let booted = Instant::now();
+    start_debian(
+        &mut t,
+        &deb,
+        &server::files(&srv),
+        &[("wan", 1), ("private", 0)],
+    )?;
+    start_outpost(&mut t, "office", &office, &[("lan", 0), ("wan", 0)])?;
+    start_outpost(&mut t, "lan-host", &lan, &[("lan", 1)])?;
+    start_outpost(&mut t, "private-host", &private, &[("private", 1)])?;
+    timed("Debian server booted (sshd listening)", || {
+        Ok(t.machine("debian")?
+            .wait_for("interop: ready", BOOT_TIMEOUT)?)
+    })?;
+    timed("office tunnel up to the stock server", || {
+        Ok(t.machine("office")?
+            .wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)?)
+    })?;
+    eprintln!(
+        "interop: power-on to tunnel up: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    for g in ["lan-host", "private-host"] {
+        t.machine(g)?.wait_for("outpostd: ready", BOOT_TIMEOUT)?;
+    }
+    timed("office LAN host -> server's private host", || {
+        ping(&t, "lan-host", "10.0.0.10", Duration::from_secs(60))
+    })?;
+    timed("server's private host -> office LAN host", || {
+        ping(&t, "private-host", "192.168.1.10", Duration::from_secs(30))
+    })?;
+    // The server's filter is in force: its FORWARD policy drops, and the
+    // accepts are the seed's pairs (counted by the pings above).
+    let rules = t
+        .machine("debian")?
+        .run_ok("iptables -S FORWARD", CMD_TIMEOUT)?;
+    ensure!(
+        rules.contains("-P FORWARD DROP")
+            && rules.contains("-A FORWARD -s 192.168.1.0/24 -d 10.0.0.0/24 -j ACCEPT"),
+        "server filter: {rules}"
+    );
+    let office = t.machine("office")?;
+    timed("office back after the server's pppd is killed", || {
+        t.machine("debian")?.run_ok("pkill pppd", CMD_TIMEOUT)?;
+        office.wait_for("outpostd: tunnel down", Duration::from_secs(60))?;
+        office.wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)?;
+        ping(&t, "lan-host", "10.0.0.10", Duration::from_secs(60))
+    })?;
+    Ok(())
+}
