@@ -20,6 +20,7 @@ use mkoutpost::cache::Cache;
 use mkoutpost::cpu::Cpu;
 use mkoutpost::debian::{self, server, DebianMachine};
 use mkoutpost::media::Seed;
+use outpost_core::site::openssh;
 use outpost_qemu::{MachineSpec, Nic, Topology};
 use outpost_tests::{build_image, build_with, example, repo, workdir, BOOT_TIMEOUT, CMD_TIMEOUT};
 
@@ -245,6 +246,166 @@ fn an_outpost_office_dials_the_seed_s_stock_debian_server() -> Result<()> {
         office.wait_for("outpostd: tunnel down", Duration::from_secs(60))?;
         office.wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)?;
         ping(&t, "lan-host", "10.0.0.10", Duration::from_secs(60))
+    })?;
+    Ok(())
+}
+
+/// The example concentrator with a home user whose key is an OpenSSH one
+/// (`ssh-keygen`, as a Debian user makes it): `both_ways = false`, its
+/// tunnel address inside the private network (the concentrator answers
+/// ARP for it there).
+fn concentrator_with_home_user(dir: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(dir.join("keys"))?;
+    openssh_key(&dir.join("keys/home1.openssh"), "home1")?;
+    let text = fs::read_to_string(example("site/concentrator.toml"))?
+        + "\n# A home user's Debian PC (issue 18).\n[[peer]]\nname = \"home1\"\n\
+           public_key_file = \"keys/home1.openssh.pub\"\ntunnel_address = \"10.0.0.50\"\n\
+           reach = [\"10.0.0.0/24\"]\nboth_ways = false\n";
+    let path = dir.join("concentrator.toml");
+    if fs::read_to_string(&path).ok().as_deref() != Some(&text) {
+        fs::write(&path, text)?;
+    }
+    Ok(path)
+}
+
+/// `ssh` from the Debian PC with the seed's options and `extra`, its
+/// output and status.
+fn stock_ssh(t: &Topology, extra: &str, cmd: &str) -> Result<outpost_qemu::Output> {
+    Ok(t.machine("debian")?.run(
+        &format!(
+            "timeout 20 ssh -T -e none -o BatchMode=yes -o StrictHostKeyChecking=yes \
+             -o UserKnownHostsFile=/root/vpn/known_hosts {extra} home1@172.16.0.1 {cmd}"
+        ),
+        CMD_TIMEOUT,
+    )?)
+}
+
+#[test]
+fn a_home_user_s_stock_debian_pc_reaches_an_outpost_concentrator() -> Result<()> {
+    let deb = assemble()?;
+    let dir = repo().join("target/e2e/interop-head");
+    let config = concentrator_with_home_user(&dir)?;
+    let (head, private) = timed(
+        "concentrator and private host images built (or cached)",
+        || {
+            let opts = BuildOptions {
+                config: config.clone(),
+                out_dir: repo().join("target/e2e/interop-head-i486"),
+                cpu: Cpu::I486,
+                seed: Seed::Random,
+            };
+            Ok((
+                build_with(&opts, "interop concentrator i486")?,
+                build_image(&example("site/private-host.toml"), Cpu::I486)?,
+            ))
+        },
+    )?;
+    let head_key = fs::read_to_string(dir.join("keys/concentrator.ed25519.pub"))?;
+    let cfg = head
+        .config
+        .concentrator
+        .as_ref()
+        .context("a concentrator")?;
+    let peer = head
+        .config
+        .peers
+        .iter()
+        .find(|p| p.name == "home1")
+        .context("home1")?;
+    let tunnel = openssh::HomeTunnel {
+        user: "home1".into(),
+        concentrator: "172.16.0.1".parse()?,
+        port: cfg.port,
+        key: "home1.openssh".into(),
+        routes: peer.reach.clone(),
+        lcp: (cfg.lcp_echo_interval, cfg.lcp_echo_failure),
+    };
+    let (key, _) = openssh_key(&dir.join("keys/home1.openssh"), "home1")?;
+    let known = format!(
+        "172.16.0.1 {}\n",
+        head_key
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let files = vec![
+        ("etc/passwd".to_string(), b"root:x:0:0:root:/root:/bin/sh\n".to_vec(), 0o644),
+        ("etc/group".into(), b"root:x:0:\ndip:x:30:\n".to_vec(), 0o644),
+        ("root/vpn/home1.openssh".into(), key.into_bytes(), 0o600),
+        ("root/vpn/known_hosts".into(), known.into_bytes(), 0o644),
+        ("root/vpn/connect-openssh.sh".into(), openssh::connect_script(&tunnel).into_bytes(), 0o755),
+        ("root/vpn/ip-up".into(), openssh::ip_up(&tunnel).into_bytes(), 0o755),
+        (
+            "etc/interop/rc".into(),
+            b"#!/bin/sh\nhostname home-pc\nip link set eth0 up && ip addr add 172.16.0.3/24 dev eth0\n".to_vec(),
+            0o755,
+        ),
+    ];
+    let work = workdir("interop-home")?;
+    let mut t = Topology::new(&work);
+    t.add_hub("wan", 2)?;
+    t.add_hub("private", 2)?;
+    start_debian(&mut t, &deb, &files, &[("wan", 1)])?;
+    start_outpost(&mut t, "head", &head, &[("wan", 0), ("private", 0)])?;
+    start_outpost(&mut t, "private-host", &private, &[("private", 1)])?;
+    timed("Debian home PC booted", || {
+        Ok(t.machine("debian")?
+            .wait_for("interop: ready", BOOT_TIMEOUT)?)
+    })?;
+    let h = t.machine("head")?;
+    h.wait_for("outpostd: ready", BOOT_TIMEOUT)?;
+    t.machine("private-host")?
+        .wait_for("outpostd: ready", BOOT_TIMEOUT)?;
+    let d = t.machine("debian")?;
+    timed("Debian's pppd over Debian's ssh: link up", || {
+        Ok(d.run_ok("sh /root/vpn/connect-openssh.sh", Duration::from_secs(90))?)
+    })?;
+    h.wait_for("outpostd: peer home1 up", CMD_TIMEOUT)?;
+    timed(
+        "home PC -> private host, answered through proxy ARP",
+        || ping(&t, "debian", "10.0.0.10", Duration::from_secs(30)),
+    )?;
+    let route = d.run_ok("ip route show 10.0.0.0/24", CMD_TIMEOUT)?;
+    ensure!(
+        route.contains("dev vpn0"),
+        "the ip-up hook routes the private network: {route}"
+    );
+    let arp = t
+        .machine("private-host")?
+        .run_ok("ip neigh show 10.0.0.50", CMD_TIMEOUT)?;
+    let head_mac = h.run_ok("cat /sys/class/net/eth1/address", CMD_TIMEOUT)?;
+    ensure!(
+        arp.contains(head_mac.trim()),
+        "the private host reaches the tunnel address at the concentrator's MAC {head_mac}: {arp}"
+    );
+    timed("stock ssh with a password: refused, publickey only", || {
+        let out = stock_ssh(
+            &t,
+            "-o PubkeyAuthentication=no -o PasswordAuthentication=yes",
+            "true",
+        )?;
+        ensure!(
+            out.status == 255 && out.stdout.contains("Permission denied (publickey)"),
+            "{out:?}"
+        );
+        Ok(())
+    })?;
+    timed(
+        "stock ssh with the key asking for a shell command: refused",
+        || {
+            let out = stock_ssh(&t, "-i /root/vpn/home1.openssh", "'echo shell-$((6*7))'")?;
+            ensure!(!out.stdout.contains("shell-42"), "a shell ran: {out:?}");
+            Ok(())
+        },
+    )?;
+    timed("stock ssh with an unknown host key: refused", || {
+        let out = d.run("timeout 20 ssh -T -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/dev/null -i /root/vpn/home1.openssh home1@172.16.0.1 true", CMD_TIMEOUT)?;
+        ensure!(
+            out.status == 255 && out.stdout.contains("Host key verification failed"),
+            "{out:?}"
+        );
+        Ok(())
     })?;
     Ok(())
 }
