@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod keyfiles;
 pub mod keys;
 pub mod net;
+pub mod openssh_key;
 pub mod plan;
 pub mod raw;
 pub mod ruleset;

@@ -60,11 +60,19 @@ impl Apt {
             fs::write(&status, b"")
                 .map_err(|e| BuildError::io(format!("writing {}", status.display()), e))?;
         }
+        // Two tests assembling at once would run two `apt-get update`s on
+        // one lists directory: apt refuses the second.
+        let lock_path = dir.join("open.lock");
+        let lock = fs::File::create(&lock_path)
+            .map_err(|e| BuildError::io(format!("creating {}", lock_path.display()), e))?;
+        lock.lock()
+            .map_err(|e| BuildError::io(format!("locking {}", lock_path.display()), e))?;
         copy_sources(Path::new("/etc/apt"), &dir.join("etc"))?;
+        // apt may keep the lists compressed (`…_Packages.lz4`).
         let has_lists = fs::read_dir(dir.join("state/lists"))
             .map(|r| {
                 r.filter_map(|e| e.ok())
-                    .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+                    .any(|e| e.file_name().to_string_lossy().contains("_Packages"))
             })
             .unwrap_or(false);
         if !has_lists {

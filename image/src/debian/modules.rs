@@ -29,7 +29,6 @@ pub fn depends(ko: &[u8]) -> Vec<String> {
         .filter_map(|s| s.strip_prefix(b"depends="))
         .flat_map(|v| {
             String::from_utf8_lossy(v)
-                .into_owned()
                 .split(',')
                 .map(canonical)
                 .collect::<Vec<_>>()
