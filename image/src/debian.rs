@@ -145,10 +145,10 @@ pub fn keep(path: &str) -> bool {
 pub fn assemble(cache: &Cache, progress: &mut dyn FnMut(&str)) -> Result<DebianMachine> {
     let apt = apt::Apt::open(&cache.tools_dir().join("debian-i386-apt"))?;
     let kernel_pkg = apt.resolve(KERNEL_METAPACKAGE)?;
-    let mut packages = vec![(kernel_pkg.clone(), apt.version(&kernel_pkg)?)];
-    for p in PACKAGES {
-        packages.push((p.to_string(), apt.version(p)?));
-    }
+    let names: Vec<String> = std::iter::once(kernel_pkg.clone())
+        .chain(PACKAGES.iter().map(|p| p.to_string()))
+        .collect();
+    let packages = apt.versions(&names)?;
     let list: String = packages.iter().map(|(n, v)| format!("{n} {v}\n")).collect();
     let key = KeyBuilder::new("debian-i386")
         .input("packages", &list)

@@ -23,6 +23,13 @@ pub fn field(text: &str, name: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// Each stanza's `Package` and `Version`, in order.
+pub fn stanza_versions(text: &str) -> Vec<(String, String)> {
+    text.split("\n\n")
+        .filter_map(|st| Some((field(st, "Package")?, field(st, "Version")?)))
+        .collect()
+}
+
 /// The first `Depends:` of `apt-cache depends` output (a metapackage's
 /// target, e.g. `linux-image-686` → `linux-image-6.1.0-57-686`).
 pub fn first_depends(text: &str) -> Option<String> {
@@ -102,14 +109,26 @@ impl Apt {
         c
     }
 
-    /// The version apt would download of `package`.
-    pub fn version(&self, package: &str) -> Result<String> {
+    /// The version apt would download of each package, in order: one
+    /// `apt-cache show` for all (each call reads every list: 52 calls took
+    /// 35 s on a warm cache).
+    pub fn versions(&self, packages: &[String]) -> Result<Vec<(String, String)>> {
         let text = output(
             self.command("apt-cache")
-                .args(["show", "--no-all-versions", package]),
+                .args(["show", "--no-all-versions"])
+                .args(packages),
         )?;
-        field(&text, "Version")
-            .ok_or_else(|| BuildError::Check(format!("apt shows no version of {package}")))
+        let found = stanza_versions(&text);
+        packages
+            .iter()
+            .map(|p| {
+                found
+                    .iter()
+                    .find(|(n, _)| n == p)
+                    .cloned()
+                    .ok_or_else(|| BuildError::Check(format!("apt shows no version of {p}")))
+            })
+            .collect()
     }
 
     /// The package a metapackage depends on first.
@@ -173,6 +192,18 @@ mod tests {
         let t = "Package: ppp\nVersion: 2.4.9-1+1.1+b1\nArchitecture: i386\n\nPackage: ppp\nVersion: 2.4.0\n";
         assert_eq!(field(t, "Version").as_deref(), Some("2.4.9-1+1.1+b1"));
         assert_eq!(field(t, "Missing"), None);
+    }
+
+    #[test]
+    fn reads_each_stanza_s_package_and_version() {
+        let t = "Package: ppp\nVersion: 2.4.9\n\nPackage: kmod\nDescription: x\nVersion: 30\n";
+        assert_eq!(
+            stanza_versions(t),
+            [
+                ("ppp".to_string(), "2.4.9".to_string()),
+                ("kmod".into(), "30".into())
+            ]
+        );
     }
 
     #[test]
