@@ -248,6 +248,30 @@ fn an_outpost_office_dials_the_seed_s_stock_debian_server() -> Result<()> {
         office.wait_for("outpostd: tunnel up (", BOOT_TIMEOUT)?;
         ping(&t, "lan-host", "10.0.0.10", Duration::from_secs(60))
     })?;
+    // Bad input: the server gets a new host key. The office names the
+    // cause in one line (dbclient's own words), keeps retrying with
+    // backoff and never trusts the changed key.
+    timed(
+        "a changed server host key: named, retried, never trusted",
+        || {
+            let d = t.machine("debian")?;
+            d.run_ok(
+                "pkill -x sshd; rm /etc/ssh/ssh_host_ed25519_key*; \
+             ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/ssh_host_ed25519_key && \
+             /usr/sbin/sshd -E /var/log/sshd.log",
+                CMD_TIMEOUT,
+            )?;
+            office.wait_for("host key mismatch for 172.16.0.1", Duration::from_secs(90))?;
+            office.wait_for("retry in", CMD_TIMEOUT)?;
+            office.wait_for("host key mismatch for 172.16.0.1", Duration::from_secs(120))?;
+            let status = office.run_ok("outpostd status", CMD_TIMEOUT)?;
+            ensure!(
+                !status.contains("tunnel: up"),
+                "the office trusted a changed key: {status}"
+            );
+            Ok(())
+        },
+    )?;
     Ok(())
 }
 
