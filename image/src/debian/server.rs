@@ -201,3 +201,25 @@ mod tests {
         assert!(rc.contains("ip route replace 192.168.1.0/24 via 10.0.0.100"));
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::*;
+
+    /// docs/interop.md shows the very files the test's server runs with.
+    #[test]
+    fn interop_md_shows_these_files() {
+        let md =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/interop.md"))
+                .unwrap();
+        let indented = |t: &str| t.lines().map(|l| format!("    {l}\n")).collect::<String>();
+        assert!(
+            md.contains(&indented(SSHD_CONFIG)),
+            "sshd_config differs from docs/interop.md"
+        );
+        assert!(
+            md.contains(&indented(PPP_OPTIONS)),
+            "/etc/ppp/options differs from docs/interop.md"
+        );
+    }
+}
