@@ -145,6 +145,26 @@ fn an_edit_to_one_office_rewrites_only_it_and_the_concentrator() {
     );
     assert_eq!(pinned, want);
     assert_eq!(fs::read_to_string(home.join("known_hosts")).unwrap(), want);
+    // Issue 18: the same tunnel for stock ppp + openssh-client.
+    assert_eq!(mode(&home.join("home1.openssh")), 0o600);
+    let openssh = fs::read_to_string(home.join("home1.openssh")).unwrap();
+    assert!(
+        openssh.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+        "{openssh}"
+    );
+    assert_eq!(mode(&home.join("connect-openssh.sh")), 0o755);
+    let script = fs::read_to_string(home.join("connect-openssh.sh")).unwrap();
+    assert!(
+        script.contains("-i '$here'/home1.openssh -p 22 home1@172.16.0.1\""),
+        "{script}"
+    );
+    let ip_up = fs::read_to_string(home.join("ip-up")).unwrap();
+    assert!(ip_up.contains("ip route replace 192.168."), "{ip_up}");
+    let unit = fs::read_to_string(home.join("outpost-vpn.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/bin/sh /etc/outpost-vpn/connect-openssh.sh"),
+        "{unit}"
+    );
 
     let text = fs::read_to_string(&site).unwrap();
     fs::write(&site, text.replace("192.168.10.1/24", "192.168.12.1/24")).unwrap();
