@@ -231,6 +231,19 @@ fn an_outpost_office_dials_the_seed_s_stock_debian_server() -> Result<()> {
     timed("server's private host -> office LAN host", || {
         ping(&t, "private-host", "192.168.1.10", Duration::from_secs(30))
     })?;
+    // The seed's `proxyarp`: the server's pppd answers ARP for the office's
+    // tunnel end on the private network (the office's own filter may
+    // refuse the ping itself; the answer to ARP is the server's).
+    let ph = t.machine("private-host")?;
+    ph.run("ping -c 1 -W 2 10.0.0.100", CMD_TIMEOUT)?;
+    let neigh = ph.run_ok("ip neigh show 10.0.0.100", CMD_TIMEOUT)?;
+    let server_mac = t
+        .machine("debian")?
+        .run_ok("cat /sys/class/net/eth1/address", CMD_TIMEOUT)?;
+    ensure!(
+        neigh.contains(server_mac.trim()),
+        "10.0.0.100 should be at the server's MAC {server_mac} (proxyarp): {neigh}"
+    );
     // The server's filter is in force: its FORWARD policy drops, and the
     // accepts are the seed's pairs (counted by the pings above).
     let rules = t
