@@ -44,6 +44,10 @@ APT_PACKAGES=(
     nftables iproute2
     # buildroot-overlay checks
     shellcheck
+    # the interop test: ssh-keygen for the stock server's OpenSSH host key
+    # (the Debian machine's own packages come through a private i386 apt
+    # in the cache, mkoutpost::debian, never installed here)
+    openssh-client
 )
 
 # 1. deb-src entry, derived from the machine's own deb stanza (no host name in the repo).

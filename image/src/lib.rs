@@ -6,6 +6,7 @@ pub mod busybox;
 pub mod cache;
 pub mod cpio;
 pub mod cpu;
+pub mod debian;
 pub mod dropbear;
 pub mod error;
 pub mod exec;

@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 
 use outpost_core::diagnostic::{Diagnostic, Diagnostics};
 use outpost_core::keys::PublicKey;
-use outpost_core::site::{PublicKeys, Site, SiteCpu, SiteFormat};
+use outpost_core::site::{openssh, PublicKeys, Site, SiteCpu, SiteFormat};
+
+/// Where a home user's Debian PC keeps the files of `OUT/home-NAME/`
+/// (the systemd unit names it).
+pub const OPENSSH_HOME_DIR: &str = "/etc/outpost-vpn";
 
 use crate::build::{self, BuildOptions};
 use crate::cpu::Cpu;
@@ -251,8 +255,28 @@ pub fn write_configs(
         private_dir(&hdir)?;
         let mut changed = Vec::new();
         let src = dir.join(&h.site_key);
-        let files: [(PathBuf, Vec<u8>, u32); 5] = [
-            (hdir.join(&h.key), read(&src)?, 0o600),
+        let private = read(&src)?;
+        let o = &h.openssh;
+        // Issue 18: the same tunnel for a Debian PC's stock pppd and ssh,
+        // installed by copying this directory to OPENSSH_HOME_DIR.
+        let openssh_key = outpost_core::openssh_key::from_dropbear(&private, &h.name)
+            .map_err(|e| BuildError::Check(format!("{}: {e}", src.display())))?;
+        let mut files: Vec<(PathBuf, Vec<u8>, u32)> = vec![
+            (hdir.join(&o.key), openssh_key.into_bytes(), 0o600),
+            (
+                hdir.join("connect-openssh.sh"),
+                openssh::connect_script(o).into_bytes(),
+                0o755,
+            ),
+            (hdir.join("ip-up"), openssh::ip_up(o).into_bytes(), 0o755),
+            (
+                hdir.join("outpost-vpn.service"),
+                openssh::systemd_unit(o, OPENSSH_HOME_DIR).into_bytes(),
+                0o644,
+            ),
+        ];
+        files.extend([
+            (hdir.join(&h.key), private, 0o600),
             (
                 keys::pub_path(&hdir.join(&h.key)),
                 read(&keys::pub_path(&src))?,
@@ -275,7 +299,7 @@ pub fn write_configs(
                 h.connect.clone().into_bytes(),
                 0o755,
             ),
-        ];
+        ]);
         for (path, data, mode) in files {
             if write_if_changed(&path, &data, mode)? {
                 changed.push(path);

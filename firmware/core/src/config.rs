@@ -310,6 +310,11 @@ pub struct Tunnel {
     pub local: Option<Ipv4Addr>,
     /// Remote tunnel address to expect.
     pub remote: Option<Ipv4Addr>,
+    /// dbclient asks the server for a pty (`-t`, else `-T`): the seed's
+    /// own server runs pppd as the account's shell, and a pppd given no
+    /// device and no `notty` needs its stdin to be a tty (the seed's
+    /// client ran `ssh -t`). An Outpost concentrator needs none.
+    pub pty: bool,
 }
 
 /// `[concentrator]`.

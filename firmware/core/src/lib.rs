@@ -10,6 +10,7 @@ pub mod hardware;
 pub mod keyfiles;
 pub mod keys;
 pub mod net;
+pub mod openssh_key;
 pub mod plan;
 pub mod raw;
 pub mod ruleset;

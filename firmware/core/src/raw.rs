@@ -189,6 +189,9 @@ pub struct RawTunnel {
     /// Remote tunnel address.
     #[serde(default)]
     pub remote: Option<S>,
+    /// Ask the server for a pty (a stock server whose account's shell is pppd).
+    #[serde(default)]
+    pub pty: Option<Spanned<bool>>,
 }
 
 /// `[concentrator]`.

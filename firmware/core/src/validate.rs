@@ -609,6 +609,7 @@ impl Validator<'_> {
             lcp_echo_failure,
             local,
             remote,
+            pty: r.pty.as_ref().is_some_and(|p| *p.get_ref()),
         }
     }
 

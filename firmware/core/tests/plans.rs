@@ -59,3 +59,33 @@ fn plan_refuses_unloaded_key_files() {
         "{e}"
     );
 }
+
+/// Issue 18: `pty = true` (a stock server whose account's shell is pppd)
+/// makes dbclient ask for a pty (`-t`); without it the office asks for
+/// none (`-T`), as an Outpost concentrator's forced pppd wants.
+#[test]
+fn tunnel_pty_asks_the_server_for_a_pty() {
+    let (_, mut c) = common::examples()
+        .into_iter()
+        .find(|(n, _)| n == "site-office")
+        .unwrap();
+    let dbclient = |c: &outpost_core::config::Config| {
+        plan(c, Path::new("/boot/outpost"))
+            .unwrap()
+            .office
+            .unwrap()
+            .pppd_argv[2]
+            .clone()
+    };
+    assert!(
+        dbclient(&c).contains("exec dbclient -T -i "),
+        "{}",
+        dbclient(&c)
+    );
+    c.tunnel.as_mut().unwrap().pty = true;
+    assert!(
+        dbclient(&c).contains("exec dbclient -t -i "),
+        "{}",
+        dbclient(&c)
+    );
+}

@@ -22,32 +22,24 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-fn base64(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in data.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
-}
+// One base64 encoder: the OpenSSH key writer's.
+use outpost_core::openssh_key::base64;
 
 /// A valid ed25519 public line derived from the owner; the "private key"
-/// is a marker file, 0600 as dropbearkey leaves it.
+/// is dropbear-shaped bytes derived from it, 0600 as dropbearkey leaves it.
 fn fake_generate(calls: &mut Vec<String>) -> impl FnMut(&Path, &str) -> Result<()> + '_ {
     move |private: &Path, owner: &str| {
         calls.push(owner.to_string());
         fs::create_dir_all(private.parent().unwrap()).unwrap();
         if !private.exists() {
-            fs::write(private, format!("private key of {owner}\n")).unwrap();
+            // dropbear's shape (the OpenSSH copy for home users is made
+            // from it): string "ssh-ed25519", string seed ‖ public.
+            let mut key = vec![0, 0, 0, 11];
+            key.extend_from_slice(b"ssh-ed25519");
+            key.extend_from_slice(&[0, 0, 0, 64]);
+            key.extend_from_slice(&Sha256::digest(format!("seed of {owner}").as_bytes()));
+            key.extend_from_slice(&Sha256::digest(owner.as_bytes()));
+            fs::write(private, key).unwrap();
             fs::set_permissions(private, fs::Permissions::from_mode(0o600)).unwrap();
         }
         let mut blob = vec![0, 0, 0, 11];
@@ -153,6 +145,26 @@ fn an_edit_to_one_office_rewrites_only_it_and_the_concentrator() {
     );
     assert_eq!(pinned, want);
     assert_eq!(fs::read_to_string(home.join("known_hosts")).unwrap(), want);
+    // Issue 18: the same tunnel for stock ppp + openssh-client.
+    assert_eq!(mode(&home.join("home1.openssh")), 0o600);
+    let openssh = fs::read_to_string(home.join("home1.openssh")).unwrap();
+    assert!(
+        openssh.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+        "{openssh}"
+    );
+    assert_eq!(mode(&home.join("connect-openssh.sh")), 0o755);
+    let script = fs::read_to_string(home.join("connect-openssh.sh")).unwrap();
+    assert!(
+        script.contains("-i '$here'/home1.openssh -p 22 home1@172.16.0.1\""),
+        "{script}"
+    );
+    let ip_up = fs::read_to_string(home.join("ip-up")).unwrap();
+    assert!(ip_up.contains("ip route replace 192.168."), "{ip_up}");
+    let unit = fs::read_to_string(home.join("outpost-vpn.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/bin/sh /etc/outpost-vpn/connect-openssh.sh"),
+        "{unit}"
+    );
 
     let text = fs::read_to_string(&site).unwrap();
     fs::write(&site, text.replace("192.168.10.1/24", "192.168.12.1/24")).unwrap();

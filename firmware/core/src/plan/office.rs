@@ -24,8 +24,9 @@ pub const OFFICE_IPPARAM: &str = "tunnel";
 pub fn office_plan(tunnel: &Tunnel, host_key: &PublicKey, config_dir: &Path) -> OfficePlan {
     let identity = config_dir.join(&tunnel.identity).display().to_string();
     let dbclient = format!(
-        "HOME={} exec dbclient -T -i {} -p {} {}@{}",
+        "HOME={} exec dbclient {} -i {} -p {} {}@{}",
         shell_quote(OFFICE_SSH_HOME),
+        if tunnel.pty { "-t" } else { "-T" },
         shell_quote(&identity),
         tunnel.port,
         tunnel.account,

@@ -95,6 +95,9 @@ pub struct HomeFiles {
     pub known_hosts: String,
     /// A shell script running pppd over dbclient, as the seed's client.
     pub connect: String,
+    /// The same tunnel with Debian's stock pppd and OpenSSH client
+    /// ([`crate::site::openssh`]), the key converted to OpenSSH's format.
+    pub openssh: crate::site::openssh::HomeTunnel,
 }
 
 /// Everything derived from a site.
@@ -576,5 +579,13 @@ fn render_home(site: &Site, i: usize, keys: &PublicKeys) -> Result<HomeFiles, De
         key,
         known_hosts: format!("{concentrator} {}\n", head_key.key_text()),
         connect: s,
+        openssh: crate::site::openssh::HomeTunnel {
+            user: hm.name.clone(),
+            concentrator,
+            port: 22,
+            key: format!("{}.openssh", hm.name),
+            routes: outs.iter().map(|x| site.net(*x)).collect(),
+            lcp: (interval, failure),
+        },
     })
 }

@@ -13,6 +13,7 @@
 //! ([`Site::key_needs`], then [`Site::render`]).
 
 pub mod derive;
+pub mod openssh;
 pub mod policy;
 pub mod raw;
 pub mod rehearsal;
